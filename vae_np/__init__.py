@@ -1,0 +1,29 @@
+"""vae_np: a from-scratch NumPy Variational Autoencoder with hand-written backpropagation.
+
+Public API (each module has one concept):
+
+* :mod:`vae_np.layers` — ``Linear``, ``ReLU``, ``Tanh``, ``Sigmoid``, ``Softplus``, ``MLP``
+* :mod:`vae_np.losses` — Bernoulli NLL from logits, Gaussian NLL, analytic KL
+* :mod:`vae_np.models` — ``Autoencoder``, ``VAE``
+* :mod:`vae_np.optim` — ``SGD``, ``Adagrad``, ``Adam``
+* :mod:`vae_np.train` — ``fit`` and ``History``
+* :mod:`vae_np.gradcheck` — finite-difference gradient checks
+* :mod:`vae_np.datasets` — ``load_mnist``, ``make_moons``
+* :mod:`vae_np.plotting` — image grids, latent scatter, 2-D manifold, loss curves
+* :mod:`vae_np.io` — ``save``, ``load`` (checkpoints)
+* :mod:`vae_np.kernels` — numba kernels with NumPy references
+"""
+from . import datasets, gradcheck, io, kernels, layers, losses, models, optim, plotting, train
+from .datasets import load_mnist, make_moons
+from .io import load, save
+from .layers import MLP, Linear, ReLU, Sigmoid, Softplus, Tanh
+from .models import VAE, Autoencoder
+from .optim import SGD, Adagrad, Adam
+from .train import History, fit
+
+__version__ = "0.1.0"
+
+__all__ = ["VAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus",
+           "SGD", "Adagrad", "Adam", "fit", "History", "load_mnist", "make_moons", "save", "load",
+           "datasets", "gradcheck", "io", "kernels", "layers", "losses", "models", "optim",
+           "plotting", "train"]

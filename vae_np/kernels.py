@@ -1,0 +1,471 @@
+"""numba kernels for the elementwise hot paths, each with a pure-NumPy reference.
+
+Every public function here validates nothing (callers inside ``vae_np`` already did) and picks
+one of two implementations:
+
+* a small private ``@njit`` kernel (``_*_nb``) that fuses several elementwise passes into one
+  loop over memory, and
+* a pure-NumPy reference (``*_ref``) that computes the same numbers one temporary at a time.
+
+Which one runs is chosen by :func:`set_backend` (``"numba"`` by default, ``"numpy"`` for the
+reference). With ``NUMBA_DISABLE_JIT=1`` the numba kernels would run as interpreted Python loops,
+thousands of times slower than NumPy, so the library uses the reference path then; the unit tests
+still call the interpreted kernels directly on small arrays, which is what that setting is for.
+
+Design rules (see ``shared/DESIGN.md`` §4): ``cache=True``; ``error_model="numpy"`` so ``/``
+does not get a Python zero-check that blocks vectorisation; no ``fastmath`` (it would break NaN
+and inf handling); scalars are passed already cast to the array dtype so float32 kernels stay
+float32; no module globals are read inside a kernel (numba freezes them into its cache).
+Transcendental functions (``exp``, ``log1p``) are evaluated with NumPy's vectorised routines into
+preallocated buffers, then a numba pass does the arithmetic: this llvmlite has no SVML, so
+``math.exp`` inside a numba loop is a slow scalar call. It also makes both paths bit-identical.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numba
+import numpy as np
+
+__all__ = [
+    "set_backend", "get_backend", "backend",
+    "bias_act_forward", "act_backward", "bernoulli_nll_grad", "reparameterize",
+    "reparam_backward", "sgd_update", "adagrad_update", "adam_update",
+]
+
+_JIT = dict(cache=True, nogil=True, error_model="numpy")
+_BACKENDS = ("numba", "numpy")
+_state = {"backend": "numpy" if numba.config.DISABLE_JIT else "numba"}
+
+
+def _ensure_cache_dir() -> None:
+    """Point numba's cache at a writable folder when the package folder is read-only.
+
+    numba writes its cache next to the source (``vae_np/__pycache__``). In a read-only install
+    it falls back to a folder under HOME, which may be unwritable too; then compiling a cached
+    kernel fails. We make that impossible by choosing a folder in the temp directory.
+    ``NUMBA_CACHE_DIR`` set by the user always wins.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    pycache = os.path.join(here, "__pycache__")
+    if not os.access(pycache if os.path.isdir(pycache) else here, os.W_OK):
+        import tempfile
+        path = os.path.join(tempfile.gettempdir(), f"vae_np-numba-cache-{os.getuid()}")
+        os.makedirs(path, exist_ok=True)
+        numba.config.CACHE_DIR = path
+
+
+_ensure_cache_dir()
+
+
+def set_backend(name: str) -> None:
+    """Choose the implementation of the fused kernels.
+
+    Parameters
+    ----------
+    name : {"numba", "numpy"}
+        ``"numba"`` runs the compiled kernels; ``"numpy"`` runs the pure-NumPy references.
+    """
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; use one of {_BACKENDS}")
+    if name == "numba" and numba.config.DISABLE_JIT:
+        name = "numpy"  # interpreted kernels would be far too slow; see the module docstring
+    _state["backend"] = name
+
+
+def get_backend() -> str:
+    """Return the name of the backend in use (``"numba"`` or ``"numpy"``)."""
+    return _state["backend"]
+
+
+@contextlib.contextmanager
+def backend(name: str):
+    """Context manager that switches the backend temporarily: ``with backend("numpy"): ...``."""
+    old = get_backend()
+    set_backend(name)
+    try:
+        yield
+    finally:
+        _state["backend"] = old
+
+
+def _use_numba() -> bool:
+    return _state["backend"] == "numba"
+
+
+# --------------------------------------------------------------------------------------------
+# Activation codes (ints, so kernels need no strings)
+ACTIVATIONS = {"identity": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "softplus": 4}
+
+
+# --------------------------------------------------------------------------------------------
+# bias + activation, forward
+def bias_act_forward_ref(Z, b, act):
+    """Reference: ``Y = act(Z + b)``. ``Z`` of shape (n, d) is overwritten and returned."""
+    Z += b
+    if act == "relu":
+        np.maximum(Z, 0, out=Z)
+    elif act == "tanh":
+        np.tanh(Z, out=Z)
+    elif act == "sigmoid":
+        _sigmoid_inplace(Z)
+    elif act == "softplus":
+        np.logaddexp(Z.dtype.type(0), Z, out=Z)
+    return Z
+
+
+def _sigmoid_inplace(Z):
+    """Stable logistic function in place: exp of a non-positive number only."""
+    E = np.exp(-np.abs(Z))
+    pos = Z >= 0
+    np.divide(1, 1 + E, out=Z, where=pos)
+    np.divide(E, 1 + E, out=Z, where=~pos)
+    return Z
+
+
+@numba.njit(**_JIT)
+def _bias_relu_nb(Z, b):
+    n, d = Z.shape
+    zero = Z.dtype.type(0)
+    for i in range(n):
+        for j in range(d):
+            v = Z[i, j] + b[j]
+            Z[i, j] = v if v > zero else zero
+    return Z
+
+
+@numba.njit(**_JIT)
+def _bias_add_nb(Z, b):
+    n, d = Z.shape
+    for i in range(n):
+        for j in range(d):
+            Z[i, j] += b[j]
+    return Z
+
+
+def bias_act_forward(Z, b, act):
+    """Add the bias and apply the activation, in place.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, d)
+        The product ``X @ W``; overwritten with the result.
+    b : ndarray of shape (d,)
+        Bias.
+    act : str
+        One of ``"identity"``, ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"softplus"``.
+
+    Returns
+    -------
+    Y : ndarray of shape (n, d)
+        ``act(Z + b)`` (the same array as ``Z``).
+    """
+    if _use_numba() and act in ("relu", "identity"):
+        return _bias_relu_nb(Z, b) if act == "relu" else _bias_add_nb(Z, b)
+    return bias_act_forward_ref(Z, b, act)
+
+
+# --------------------------------------------------------------------------------------------
+# activation backward, from the kept output Y (or input for softplus)
+def act_backward_ref(dY, Y, act, X=None):
+    """Reference: ``dX = dY * act'(X)`` written in terms of the output ``Y``.
+
+    For softplus the derivative is ``sigmoid(X)``, so the input ``X`` is needed.
+    """
+    if act == "identity":
+        return dY.copy()
+    if act == "relu":
+        return dY * (Y > 0)
+    if act == "tanh":
+        return dY * (1 - Y * Y)
+    if act == "sigmoid":
+        return dY * Y * (1 - Y)
+    if act == "softplus":
+        S = X.copy()
+        _sigmoid_inplace(S)
+        return dY * S
+    raise ValueError(f"unknown activation {act!r}")
+
+
+@numba.njit(**_JIT)
+def _relu_backward_nb(dY, Y, dX):
+    n, d = dY.shape
+    zero = Y.dtype.type(0)
+    for i in range(n):
+        for j in range(d):
+            dX[i, j] = dY[i, j] if Y[i, j] > zero else zero
+    return dX
+
+
+def act_backward(dY, Y, act, X=None, out=None):
+    """Gradient through an activation.
+
+    Parameters
+    ----------
+    dY : ndarray of shape (n, d)
+        ∂L/∂Y. Not modified.
+    Y : ndarray of shape (n, d)
+        The activation's output from the forward pass.
+    act : str
+        Activation name.
+    X : ndarray of shape (n, d), optional
+        The activation's input (needed for softplus only).
+    out : ndarray of shape (n, d), optional
+        Buffer for the result.
+
+    Returns
+    -------
+    dX : ndarray of shape (n, d)
+        ∂L/∂X.
+    """
+    if _use_numba() and act == "relu":
+        if out is None:
+            out = np.empty_like(dY)
+        return _relu_backward_nb(dY, Y, out)
+    dX = act_backward_ref(dY, Y, act, X)
+    if out is not None:
+        out[...] = dX
+        return out
+    return dX
+
+
+# --------------------------------------------------------------------------------------------
+# Bernoulli negative log-likelihood from logits and its gradient, in one pass
+def bernoulli_nll_grad_ref(logits, X, scale):
+    """Reference for :func:`bernoulli_nll_grad`."""
+    E = np.exp(-np.abs(logits))                       # in (0, 1]: never overflows
+    nll = np.maximum(logits, 0) - X * logits + np.log1p(E)
+    sig = np.where(logits >= 0, 1 / (1 + E), E / (1 + E))
+    dlogits = (sig - X) * scale
+    return nll.sum(axis=1), dlogits
+
+
+@numba.njit(**_JIT)
+def _bernoulli_nll_grad_nb(logits, X, E, L, scale, nll_rows, dlogits):
+    # E = exp(-|logits|), L = log1p(E) were computed by NumPy (vectorised) beforehand.
+    n, d = logits.shape
+    zero = logits.dtype.type(0)
+    one = logits.dtype.type(1)
+    for i in range(n):
+        acc = 0.0
+        for j in range(d):
+            a = logits[i, j]
+            x = X[i, j]
+            e = E[i, j]
+            pos = a if a > zero else zero
+            acc += pos - x * a + L[i, j]
+            inv = one / (one + e)
+            sig = inv if a >= zero else e * inv
+            dlogits[i, j] = (sig - x) * scale
+        nll_rows[i] = acc
+    return nll_rows, dlogits
+
+
+def bernoulli_nll_grad(logits, X, scale, out=None):
+    """Per-example Bernoulli NLL from logits and the scaled gradient, stable for any logit.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n, d)
+        Decoder outputs before the sigmoid.
+    X : ndarray of shape (n, d)
+        Targets in [0, 1].
+    scale : float
+        Factor applied to the gradient (``1/n`` for a batch mean).
+    out : ndarray of shape (n, d), optional
+        Buffer for the gradient.
+
+    Returns
+    -------
+    nll : ndarray of shape (n,)
+        ``sum_j softplus(a_ij) - x_ij a_ij`` (float64 accumulation).
+    dlogits : ndarray of shape (n, d)
+        ``scale * (sigmoid(a) - x)``.
+
+    Notes
+    -----
+    ``softplus(a) = max(a, 0) + log1p(exp(-|a|))`` and ``sigmoid(a)`` is evaluated from the same
+    ``exp(-|a|)``, so no exponential of a positive number is ever taken.
+    """
+    if not _use_numba():
+        nll, d = bernoulli_nll_grad_ref(logits, X, scale)
+        if out is not None:
+            out[...] = d
+            d = out
+        return nll, d
+    E = np.abs(logits)
+    np.negative(E, out=E)
+    np.exp(E, out=E)
+    L = np.log1p(E)
+    if out is None:
+        out = np.empty_like(logits)
+    nll = np.empty(logits.shape[0], dtype=np.float64)
+    return _bernoulli_nll_grad_nb(logits, X, E, L, logits.dtype.type(scale), nll, out)
+
+
+# --------------------------------------------------------------------------------------------
+# reparameterization z = mu + exp(0.5 logvar) * eps, and its backward pass
+def reparameterize_ref(mu, logvar, eps):
+    """Reference: ``std = exp(0.5*logvar)``, ``z = mu + std*eps``; returns ``(z, std)``."""
+    std = np.exp(0.5 * logvar)
+    return mu + std * eps, std
+
+
+def reparameterize(mu, logvar, eps):
+    """Sample ``z = mu + exp(0.5*logvar) * eps``.
+
+    Parameters
+    ----------
+    mu, logvar, eps : ndarray of shape (n, k)
+
+    Returns
+    -------
+    z : ndarray of shape (n, k)
+    std : ndarray of shape (n, k)
+        ``exp(0.5*logvar)``, kept for the backward pass.
+    """
+    return reparameterize_ref(mu, logvar, eps)
+
+
+def reparam_backward_ref(dz, eps, std, mu, logvar, beta, scale):
+    """Reference for :func:`reparam_backward`."""
+    dmu = dz + beta * scale * mu
+    dlogvar = 0.5 * dz * eps * std + beta * scale * 0.5 * (std * std - 1)
+    return dmu, dlogvar
+
+
+@numba.njit(**_JIT)
+def _reparam_backward_nb(dz, eps, std, mu, beta_scale, dmu, dlogvar):
+    n, k = dz.shape
+    half = dz.dtype.type(0.5)
+    one = dz.dtype.type(1)
+    for i in range(n):
+        for j in range(k):
+            s = std[i, j]
+            dmu[i, j] = dz[i, j] + beta_scale * mu[i, j]
+            dlogvar[i, j] = half * dz[i, j] * eps[i, j] * s + beta_scale * half * (s * s - one)
+    return dmu, dlogvar
+
+
+def reparam_backward(dz, eps, std, mu, logvar, beta, scale, dmu=None, dlogvar=None):
+    """Gradients of ``loss = f(z) + beta * scale * KL`` w.r.t. ``mu`` and ``logvar``.
+
+    Parameters
+    ----------
+    dz : ndarray of shape (n, k)
+        ∂f/∂z from the decoder.
+    eps, std, mu, logvar : ndarray of shape (n, k)
+        The noise, ``exp(0.5*logvar)``, and the encoder outputs of the forward pass.
+    beta : float
+        Weight of the KL term.
+    scale : float
+        Factor of the KL term (``1/n`` for a batch mean).
+
+    Returns
+    -------
+    dmu, dlogvar : ndarray of shape (n, k)
+
+    Notes
+    -----
+    With ``KL = 0.5 * sum(exp(logvar) + mu**2 - 1 - logvar)``:
+    ``dmu = dz + beta*scale*mu`` and
+    ``dlogvar = 0.5*dz*eps*std + beta*scale*0.5*(std**2 - 1)``.
+    """
+    if not _use_numba():
+        return reparam_backward_ref(dz, eps, std, mu, logvar, beta, scale)
+    if dmu is None:
+        dmu = np.empty_like(dz)
+    if dlogvar is None:
+        dlogvar = np.empty_like(dz)
+    return _reparam_backward_nb(dz, eps, std, mu, dz.dtype.type(beta * scale), dmu, dlogvar)
+
+
+# --------------------------------------------------------------------------------------------
+# optimizer updates (in place)
+def sgd_update_ref(p, g, vel, lr, momentum):
+    """Reference SGD with momentum: ``v = momentum*v - lr*g``; ``p += v``."""
+    vel *= momentum
+    vel -= lr * g
+    p += vel
+
+
+@numba.njit(**_JIT)
+def _sgd_update_nb(p, g, vel, lr, momentum):
+    p1, g1, v1 = p.reshape(-1), g.reshape(-1), vel.reshape(-1)
+    for i in range(p1.size):
+        v = momentum * v1[i] - lr * g1[i]
+        v1[i] = v
+        p1[i] += v
+
+
+def sgd_update(p, g, vel, lr, momentum):
+    """In-place SGD-with-momentum step on one parameter array (contiguous arrays)."""
+    if _use_numba():
+        t = p.dtype.type
+        _sgd_update_nb(p, g, vel, t(lr), t(momentum))
+    else:
+        sgd_update_ref(p, g, vel, p.dtype.type(lr), p.dtype.type(momentum))
+
+
+def adagrad_update_ref(p, g, acc, lr, eps):
+    """Reference Adagrad: ``acc += g**2``; ``p -= lr * g / (sqrt(acc) + eps)``."""
+    acc += g * g
+    p -= lr * g / (np.sqrt(acc) + eps)
+
+
+@numba.njit(**_JIT)
+def _adagrad_update_nb(p, g, acc, lr, eps):
+    p1, g1, a1 = p.reshape(-1), g.reshape(-1), acc.reshape(-1)
+    for i in range(p1.size):
+        gi = g1[i]
+        a = a1[i] + gi * gi
+        a1[i] = a
+        p1[i] -= lr * gi / (np.sqrt(a) + eps)
+
+
+def adagrad_update(p, g, acc, lr, eps):
+    """In-place Adagrad step on one parameter array (contiguous arrays)."""
+    t = p.dtype.type
+    if _use_numba():
+        _adagrad_update_nb(p, g, acc, t(lr), t(eps))
+    else:
+        adagrad_update_ref(p, g, acc, t(lr), t(eps))
+
+
+def adam_update_ref(p, g, m, v, lr_t, b1, b2, eps_t):
+    """Reference Adam step (Kingma & Ba, Algorithm 1, with the efficient bias correction).
+
+    ``m = b1*m + (1-b1)*g``; ``v = b2*v + (1-b2)*g**2``; ``p -= lr_t * m / (sqrt(v) + eps_t)``
+    where ``lr_t = lr*sqrt(1-b2**t)/(1-b1**t)`` and ``eps_t = eps*sqrt(1-b2**t)``, which is
+    exactly ``p -= lr * m_hat / (sqrt(v_hat) + eps)``.
+    """
+    m *= b1
+    m += (1 - b1) * g
+    v *= b2
+    v += (1 - b2) * g * g
+    p -= lr_t * m / (np.sqrt(v) + eps_t)
+
+
+@numba.njit(**_JIT)
+def _adam_update_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t):
+    p1, g1, m1, v1 = p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
+    for i in range(p1.size):
+        gi = g1[i]
+        mi = b1 * m1[i] + one_minus_b1 * gi
+        vi = b2 * v1[i] + one_minus_b2 * gi * gi
+        m1[i] = mi
+        v1[i] = vi
+        p1[i] -= lr_t * mi / (np.sqrt(vi) + eps_t)
+
+
+def adam_update(p, g, m, v, lr_t, b1, b2, eps_t):
+    """In-place Adam step on one parameter array (contiguous arrays). See :func:`adam_update_ref`."""
+    t = p.dtype.type
+    lr_t, b1, b2, eps_t = t(lr_t), t(b1), t(b2), t(eps_t)
+    if _use_numba():
+        _adam_update_nb(p, g, m, v, lr_t, b1, b2, t(1) - b1, t(1) - b2, eps_t)
+    else:
+        adam_update_ref(p, g, m, v, lr_t, b1, b2, eps_t)

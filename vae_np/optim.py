@@ -1,0 +1,145 @@
+"""Optimizers that update parameter arrays in place.
+
+An optimizer keeps its state per parameter name, so one instance serves one model::
+
+    opt = Adam(lr=1e-3)
+    loss, grads = model.loss_and_grads(X, eps)
+    opt.step(model.params, grads)
+
+The update rules are written out in each class's Notes; the arithmetic lives in
+:mod:`vae_np.kernels` (a numba kernel and a NumPy reference for each).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from ._validation import check_positive_float
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adam"]
+
+
+class Optimizer:
+    """Base class. ``step(params, grads)`` updates every ``params[name]`` in place."""
+
+    def __init__(self, lr):
+        self.lr = check_positive_float(lr, "lr")
+        self.t = 0
+        self.state: dict[str, tuple] = {}
+
+    def _slots(self, name, p, count):
+        if name not in self.state:
+            self.state[name] = tuple(np.zeros_like(p) for _ in range(count))
+        return self.state[name]
+
+    def step(self, params, grads):
+        """Apply one update.
+
+        Parameters
+        ----------
+        params : dict of str -> ndarray
+            Parameters, updated in place.
+        grads : dict of str -> ndarray
+            Gradients with the same keys and shapes.
+        """
+        if params.keys() != grads.keys():
+            raise ValueError("params and grads must have the same keys, got "
+                             f"{sorted(set(params) ^ set(grads))} in only one of them")
+        self.t += 1
+        for name, p in params.items():
+            g = grads[name]
+            if g.shape != p.shape:
+                raise ValueError(f"gradient {name!r} has shape {g.shape}, parameter has {p.shape}")
+            self._update(name, p, g)
+
+    def _update(self, name, p, g):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}(lr={self.lr:g})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (heavy-ball) momentum.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    momentum : float
+        In [0, 1); 0 gives plain SGD.
+
+    Notes
+    -----
+    ``v <- momentum * v - lr * g``; ``p <- p + v``.
+    """
+
+    def __init__(self, lr=0.01, momentum=0.0):
+        super().__init__(lr)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+
+    def _update(self, name, p, g):
+        (vel,) = self._slots(name, p, 1)
+        kernels.sgd_update(p, g, vel, self.lr, self.momentum)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011), the optimizer of Kingma & Welling (2013).
+
+    Parameters
+    ----------
+    lr : float
+        Global step size (the VAE paper picked it from {0.01, 0.02, 0.1}).
+    eps : float
+        Added to the root of the accumulator.
+
+    Notes
+    -----
+    ``a <- a + g**2``; ``p <- p - lr * g / (sqrt(a) + eps)``.
+    """
+
+    def __init__(self, lr=0.01, eps=1e-8):
+        super().__init__(lr)
+        self.eps = check_positive_float(eps, "eps")
+
+    def _update(self, name, p, g):
+        (acc,) = self._slots(name, p, 1)
+        kernels.adagrad_update(p, g, acc, self.lr, self.eps)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015, Algorithm 1) with the standard defaults.
+
+    Parameters
+    ----------
+    lr : float
+        Step size alpha (default 1e-3).
+    betas : tuple of float
+        Decay rates ``(beta1, beta2)`` of the moment estimates (default ``(0.9, 0.999)``).
+    eps : float
+        Added to ``sqrt(v_hat)`` (default 1e-8).
+
+    Notes
+    -----
+    ``m <- b1 m + (1-b1) g``; ``v <- b2 v + (1-b2) g**2``;
+    ``p <- p - lr * m_hat / (sqrt(v_hat) + eps)`` with ``m_hat = m/(1-b1**t)``,
+    ``v_hat = v/(1-b2**t)``. It is computed in the paper's equivalent form
+    ``p <- p - lr_t * m / (sqrt(v) + eps_t)``, ``lr_t = lr sqrt(1-b2**t)/(1-b1**t)``,
+    ``eps_t = eps sqrt(1-b2**t)``.
+    """
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(lr)
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"betas must each be in [0, 1), got {betas!r}")
+        self.b1, self.b2 = float(b1), float(b2)
+        self.eps = check_positive_float(eps, "eps")
+
+    def _update(self, name, p, g):
+        m, v = self._slots(name, p, 2)
+        c2 = np.sqrt(1 - self.b2 ** self.t)
+        lr_t = self.lr * c2 / (1 - self.b1 ** self.t)
+        kernels.adam_update(p, g, m, v, lr_t, self.b1, self.b2, self.eps * c2)

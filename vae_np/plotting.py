@@ -1,0 +1,162 @@
+"""Figures used throughout the book. Every function draws on a Matplotlib ``Axes`` (made if not
+given), labels it, and returns it, so notebooks stay short and figures look the same everywhere."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["image_grid", "plot_images", "plot_reconstructions", "plot_latent_scatter",
+           "plot_manifold", "plot_history", "manifold_grid"]
+
+
+def _axes(ax, figsize=(5, 5)):
+    if ax is None:
+        import matplotlib.pyplot as plt
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def image_grid(images, nrows, ncols, pad=1, shape=(28, 28)):
+    """Tile images into one array.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h*w) or (n, h, w), n <= nrows*ncols
+    nrows, ncols : int
+    pad : int
+        Pixels of padding between tiles (filled with 1.0 so black digits stay separated).
+    shape : (int, int)
+        ``(h, w)`` of one image when ``images`` is flat.
+
+    Returns
+    -------
+    ndarray of shape (nrows*(h+pad)-pad, ncols*(w+pad)-pad)
+    """
+    images = np.asarray(images, dtype=float)
+    h, w = images.shape[1:] if images.ndim == 3 else shape
+    images = images.reshape(-1, h, w)
+    if len(images) > nrows * ncols:
+        raise ValueError(f"{len(images)} images do not fit in a {nrows}x{ncols} grid")
+    grid = np.ones((nrows * (h + pad) - pad, ncols * (w + pad) - pad))
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        grid[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = img
+    return grid
+
+
+def plot_images(images, nrows, ncols, title=None, ax=None, shape=(28, 28), cmap="gray_r"):
+    """Show images in a grid (dark strokes on white, as digits are usually printed).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h*w) or (n, h, w), values in [0, 1]
+    nrows, ncols : int
+    title : str, optional
+    ax : matplotlib Axes, optional
+    shape : (int, int)
+    cmap : str
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax, (ncols * 0.6 + 1, nrows * 0.6 + 0.6))
+    ax.imshow(image_grid(images, nrows, ncols, shape=shape) if cmap != "gray_r"
+              else 1 - image_grid(1 - np.asarray(images, float), nrows, ncols, shape=shape),
+              cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_reconstructions(X, X_rec, n=10, ax=None, shape=(28, 28), title="Inputs (top) and reconstructions (bottom)"):
+    """Inputs in the top row and their reconstructions below.
+
+    Parameters
+    ----------
+    X, X_rec : ndarray of shape (m, h*w), m >= n
+    n : int
+        Number of pairs.
+    """
+    both = np.concatenate([np.asarray(X)[:n], np.asarray(X_rec)[:n]])
+    return plot_images(both, 2, n, title=title, ax=ax, shape=shape)
+
+
+def plot_latent_scatter(Z, labels, ax=None, title="Latent codes coloured by digit",
+                        xlabel="$z_1$", ylabel="$z_2$", s=6):
+    """Scatter the first two latent coordinates, coloured by label, with a legend.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, k), k >= 2
+    labels : ndarray of shape (n,) of int
+    """
+    import matplotlib.pyplot as plt
+    ax = _axes(ax, (6, 5))
+    Z = np.asarray(Z)
+    cmap = plt.get_cmap("tab10")
+    for c in np.unique(labels):
+        m = labels == c
+        ax.scatter(Z[m, 0], Z[m, 1], s=s, color=cmap(int(c) % 10), label=str(c), alpha=0.7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(title="label", markerscale=2, fontsize="small", loc="center left",
+              bbox_to_anchor=(1.0, 0.5))
+    return ax
+
+
+def manifold_grid(n=15, lo=0.05, hi=0.95):
+    """Latent points on an ``n x n`` grid, evenly spaced in *probability*.
+
+    The grid ``linspace(lo, hi, n)`` in each coordinate is pushed through the inverse standard
+    normal CDF, so each cell holds equal prior mass (as in Kingma & Welling, Fig. 4).
+
+    Returns
+    -------
+    ndarray of shape (n*n, 2)
+        Row-major from the top-left: ``z_2`` decreases down the rows, ``z_1`` increases along them.
+    """
+    from scipy.stats import norm
+    z = norm.ppf(np.linspace(lo, hi, n))
+    z1, z2 = np.meshgrid(z, z[::-1])
+    return np.column_stack([z1.ravel(), z2.ravel()])
+
+
+def plot_manifold(model, n=15, ax=None, title="Decoded latent grid (inverse-CDF spacing)",
+                  shape=(28, 28)):
+    """Decode a grid of 2-D latent points and show the images as one picture.
+
+    Parameters
+    ----------
+    model : vae_np.VAE with latent_dim == 2
+    n : int
+        Grid side.
+    """
+    if model.latent_dim != 2:
+        raise ValueError(f"plot_manifold needs a 2-D latent space, the model has {model.latent_dim}")
+    images = model.decode(manifold_grid(n).astype(model.dtype))
+    ax = plot_images(images, n, n, title=title, ax=ax, shape=shape)
+    ax.set_xlabel(r"$z_1$ (from $\Phi^{-1}(0.05)$ to $\Phi^{-1}(0.95)$)")
+    ax.set_ylabel(r"$z_2$")
+    return ax
+
+
+def plot_history(history, ax=None, title="Training curves", ylabel="negative ELBO (nats per example)"):
+    """Train (and validation) loss per epoch.
+
+    Parameters
+    ----------
+    history : vae_np.train.History
+    """
+    ax = _axes(ax, (6, 4))
+    ax.plot(history.epoch, history.train_loss, "o-", label="train")
+    if history.val_loss:
+        ax.plot(history.epoch, history.val_loss, "s--", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax

@@ -1,0 +1,161 @@
+"""The training loop: minibatch stochastic optimization of the negative ELBO (AEVB).
+
+One epoch visits every training example once in a fresh random order (an index permutation into a
+preallocated batch buffer, no copy of the data set). Each step draws one ``eps`` per example
+(``L = 1`` sample, as in Kingma & Welling's experiments), computes the loss and gradients, checks
+that they are finite, and lets the optimizer update the parameters in place.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from ._validation import check_array, check_positive_int
+
+__all__ = ["History", "fit", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss or a gradient became NaN or inf during training."""
+
+
+@dataclass
+class History:
+    """Per-epoch training record (losses in nats per example).
+
+    Attributes
+    ----------
+    epoch : list of int
+        1, 2, ...
+    train_loss, train_recon, train_kl : list of float
+        Means over the epoch's minibatches (weighted by batch size), measured while training.
+    val_loss, val_recon, val_kl : list of float
+        Negative ELBO and its two terms on ``X_val`` after each epoch (empty without ``X_val``).
+    seconds : list of float
+        Wall time of each epoch (training only).
+    """
+    epoch: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_recon: list = field(default_factory=list)
+    train_kl: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_recon: list = field(default_factory=list)
+    val_kl: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    def as_dict(self):
+        """The record as a dict of lists."""
+        return dict(self.__dict__)
+
+
+def _first_nonfinite(loss, grads):
+    if not math.isfinite(loss):
+        return f"the loss ({loss})"
+    for name, g in grads.items():
+        if not np.isfinite(g).all():
+            return f"the gradient of {name!r}"
+    return None
+
+
+def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True, beta=1.0,
+        dynamic_binarization=False):
+    """Train ``model`` on ``X`` with minibatches.
+
+    Parameters
+    ----------
+    model : vae_np.VAE or vae_np.Autoencoder
+    X : ndarray of shape (n, input_dim)
+        Training data (in [0, 1] for a Bernoulli likelihood).
+    epochs : int
+        Passes over the data.
+    batch_size : int
+        Minibatch size ``M`` (the last batch of an epoch may be smaller).
+    optimizer : vae_np.optim.Optimizer
+        E.g. ``Adam(lr=1e-3)`` or ``Adagrad(lr=0.02)``.
+    seed : int
+        Seed of the shuffling, the noise ``eps`` and the binarization (training is deterministic
+        given the seed, the data and the initial weights).
+    X_val : ndarray of shape (m, input_dim), optional
+        Validation data; its negative ELBO (one ``z`` sample per example, a fixed noise stream)
+        is recorded after every epoch.
+    progress : bool
+        Show a tqdm progress bar (on stderr) with the running loss.
+    beta : float
+        Weight of the KL term (1 = the ELBO).
+    dynamic_binarization : bool
+        Resample every training batch as ``x ~ Bernoulli(pixel intensities)`` (Bernoulli
+        likelihood only), so the model sees binary data and the ELBO is a valid bound.
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    NonFiniteLossError
+        If the loss or a gradient is NaN/inf. The message names the epoch, the step and the first
+        non-finite quantity; the parameters are left as they were after the last finite step.
+    """
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    bernoulli = model.likelihood == "bernoulli"
+    X = check_array(X, "X", n_features=model.input_dim, dtype=model.dtype, unit_interval=bernoulli)
+    if X_val is not None:
+        X_val = check_array(X_val, "X_val", n_features=model.input_dim, dtype=model.dtype,
+                            unit_interval=bernoulli)
+    if dynamic_binarization and not bernoulli:
+        raise ValueError("dynamic_binarization needs likelihood='bernoulli'")
+    if not (math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    rng = np.random.default_rng(seed)
+    n = len(X)
+    batch_size = min(batch_size, n)
+    steps = math.ceil(n / batch_size)
+    Xb = np.empty((batch_size, model.input_dim), dtype=model.dtype)
+    U = np.empty_like(Xb) if dynamic_binarization else None
+    history = History()
+    bar = tqdm(total=epochs * steps, disable=not progress, unit="step", mininterval=0.5,
+               desc="training", dynamic_ncols=False, ncols=100)
+    try:
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            order = rng.permutation(n)
+            sums = np.zeros(3)
+            for step in range(1, steps + 1):
+                idx = order[(step - 1) * batch_size: step * batch_size]
+                xb = Xb[:len(idx)]
+                np.take(X, idx, axis=0, out=xb)
+                if dynamic_binarization:
+                    u = U[:len(idx)]
+                    rng.random(out=u, dtype=u.dtype)
+                    np.less(u, xb, out=u)
+                    xb[...] = u
+                eps = rng.standard_normal((len(idx), model.latent_dim), dtype=model.dtype)
+                loss, grads = model._loss_and_grads(xb, eps, beta)
+                bad = _first_nonfinite(loss, grads)
+                if bad is not None:
+                    raise NonFiniteLossError(
+                        f"{bad} became NaN/inf at epoch {epoch}, step {step} of {steps}; the "
+                        "parameters are left at the last finite step. Try a smaller learning "
+                        "rate, check the data for extreme values, or use float64.")
+                optimizer.step(model.params, grads)
+                t = model.terms
+                sums += len(idx) * np.array([t["loss"], t["recon"], t["kl"]])
+                bar.update(1)
+                if step == steps or step % 10 == 0:
+                    bar.set_postfix(epoch=epoch, loss=f"{loss:.2f}", refresh=False)
+            history.seconds.append(time.perf_counter() - t0)
+            history.epoch.append(epoch)
+            for key, value in zip(("loss", "recon", "kl"), sums / n):
+                getattr(history, f"train_{key}").append(float(value))
+            if X_val is not None:
+                terms = model.loss_terms(X_val, np.random.default_rng([seed, epoch]))
+                for key in ("loss", "recon", "kl"):
+                    getattr(history, f"val_{key}").append(float(terms[key]))
+    finally:
+        bar.close()
+    return history
