@@ -12,9 +12,15 @@ Public API (each module has one concept):
 * :mod:`vae_np.plotting` — image grids, latent scatter, 2-D manifold, loss curves
 * :mod:`vae_np.io` — ``save``, ``load`` (checkpoints)
 * :mod:`vae_np.kernels` — numba kernels with NumPy references
+* :mod:`vae_np.gaussians` — univariate and multivariate Gaussian log-densities, sampling
+* :mod:`vae_np.gmm` — ``GaussianMixture`` fitted with EM
+* :mod:`vae_np.pca` — ``PCA`` via the SVD
 """
 from . import datasets, gradcheck, io, kernels, layers, losses, models, optim, plotting, train
+from . import gaussians, gmm, pca
 from .datasets import load_mnist, make_moons
+from .gmm import GaussianMixture
+from .pca import PCA
 from .io import load, save
 from .layers import MLP, Linear, ReLU, Sigmoid, Softplus, Tanh
 from .models import VAE, Autoencoder
@@ -26,4 +32,4 @@ __version__ = "0.1.0"
 __all__ = ["VAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus",
            "SGD", "Adagrad", "Adam", "fit", "History", "load_mnist", "make_moons", "save", "load",
            "datasets", "gradcheck", "io", "kernels", "layers", "losses", "models", "optim",
-           "plotting", "train"]
+           "plotting", "train", "gaussians", "gmm", "pca", "GaussianMixture", "PCA"]
