@@ -48,7 +48,8 @@ def logsumexp(a, axis=None):
     a = np.asarray(a)
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # log(0) = -inf when every term is -inf: correct
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
     return np.squeeze(out, axis=axis) if axis is not None else out.item()
 
 

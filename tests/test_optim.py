@@ -1,0 +1,87 @@
+"""Optimizer update rules against steps computed by hand."""
+import numpy as np
+import pytest
+
+from vae_np import kernels
+from vae_np.optim import SGD, Adagrad, Adam
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def backend(request):
+    with kernels.backend(request.param):
+        yield request.param
+
+
+def _pg(dtype=np.float64):
+    return ({"w": np.array([1.0, -2.0, 3.0], dtype)}, {"w": np.array([0.5, 0.1, -1.0], dtype)})
+
+
+def test_sgd_plain_and_momentum(backend):
+    params, grads = _pg()
+    SGD(lr=0.1).step(params, grads)
+    np.testing.assert_allclose(params["w"], [0.95, -2.01, 3.1])
+    params, grads = _pg()
+    opt = SGD(lr=0.1, momentum=0.9)
+    opt.step(params, grads)            # v1 = -0.1 g
+    opt.step(params, grads)            # v2 = 0.9 v1 - 0.1 g = -0.19 g
+    np.testing.assert_allclose(params["w"], np.array([1.0, -2.0, 3.0]) - 0.29 * grads["w"])
+
+
+def test_adagrad_two_steps(backend):
+    params, grads = _pg()
+    opt = Adagrad(lr=0.5, eps=1e-8)
+    opt.step(params, grads)
+    g = grads["w"]
+    expected = np.array([1.0, -2.0, 3.0]) - 0.5 * g / (np.sqrt(g ** 2) + 1e-8)
+    np.testing.assert_allclose(params["w"], expected)
+    opt.step(params, grads)
+    expected -= 0.5 * g / (np.sqrt(2 * g ** 2) + 1e-8)
+    np.testing.assert_allclose(params["w"], expected)
+
+
+def test_adam_matches_algorithm_1_of_kingma_and_ba(backend):
+    params, _ = _pg()
+    rng = np.random.default_rng(0)
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    opt = Adam(lr=lr)
+    p, m, v = params["w"].copy(), np.zeros(3), np.zeros(3)
+    for t in range(1, 6):
+        g = rng.standard_normal(3)
+        opt.step(params, {"w": g.copy()})
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g ** 2
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+        np.testing.assert_allclose(params["w"], p, rtol=1e-12)
+    # the first Adam step moves every coordinate by about lr, whatever the gradient scale
+    params2 = {"w": np.zeros(2)}
+    Adam(lr=0.01).step(params2, {"w": np.array([1e-4, 1e4])})
+    np.testing.assert_allclose(params2["w"], [-0.01, -0.01], rtol=1e-3)
+
+
+def test_float32_updates_stay_float32_and_paths_agree():
+    rng = np.random.default_rng(1)
+    g = rng.standard_normal(1000).astype(np.float32)
+    results = {}
+    for name in ("numba", "numpy"):
+        with kernels.backend(name):
+            params = {"w": np.ones(1000, np.float32)}
+            opt = Adam(lr=1e-3)
+            for _ in range(3):
+                opt.step(params, {"w": g})
+            results[name] = params["w"]
+            assert params["w"].dtype == np.float32
+    np.testing.assert_allclose(results["numba"], results["numpy"], rtol=1e-6, atol=1e-7)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        Adam(lr=0)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        SGD(lr=-1)
+    with pytest.raises(ValueError, match="momentum"):
+        SGD(momentum=1.5)
+    with pytest.raises(ValueError, match="same keys"):
+        Adam().step({"a": np.zeros(2)}, {"b": np.zeros(2)})
+    with pytest.raises(ValueError, match="has shape"):
+        Adam().step({"a": np.zeros(2)}, {"a": np.zeros(3)})

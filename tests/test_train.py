@@ -1,0 +1,84 @@
+"""The training loop: it learns, it is deterministic, it stops on NaN with a clear error."""
+import numpy as np
+import pytest
+
+import vae_np
+from vae_np.train import NonFiniteLossError
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return vae_np.load_mnist(binarize_method="stochastic", seed=0)
+
+
+def test_short_training_improves_the_test_elbo_by_a_margin(mnist):
+    model = vae_np.VAE(784, [200], 10, seed=0)
+    X_test = mnist.X_test[:500]
+    before = model.elbo(X_test, np.random.default_rng(1)).mean()
+    hist = vae_np.fit(model, mnist.X_train, epochs=3, batch_size=100, optimizer=vae_np.Adam(1e-3),
+                      seed=0, X_val=X_test, progress=False)
+    after = model.elbo(X_test, np.random.default_rng(1)).mean()
+    assert after - before > 300, (before, after)
+    assert hist.val_loss[-1] < hist.val_loss[0]
+    assert len(hist.epoch) == len(hist.train_loss) == len(hist.val_kl) == 3
+    for a, b, c in zip(hist.train_loss, hist.train_recon, hist.train_kl):
+        assert a == pytest.approx(b + c)
+
+
+def test_training_is_deterministic_given_the_seed(mnist):
+    X = mnist.X_train[:300]
+    runs = []
+    for _ in range(2):
+        model = vae_np.VAE(784, [32], 4, seed=1)
+        h = vae_np.fit(model, X, 2, 64, vae_np.Adam(1e-3), seed=5, progress=False,
+                       dynamic_binarization=True)
+        runs.append((h.train_loss, model.params["dec.2.W"].copy()))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_autoencoder_trains_with_the_same_loop(mnist):
+    ae = vae_np.Autoencoder(784, [64], 8, seed=0)
+    h = vae_np.fit(ae, mnist.X_train[:1000], 3, 100, vae_np.Adam(1e-3), seed=0, progress=False)
+    assert h.train_loss[-1] < h.train_loss[0]
+    assert h.train_kl == [0.0, 0.0, 0.0]
+
+
+def test_nan_stops_training_and_keeps_the_last_finite_parameters(mnist):
+    model = vae_np.VAE(784, [16], 2, seed=0)
+    X = mnist.X_train[:256]
+    calls = {"n": 0}
+    original = model._loss_and_grads
+
+    def poisoned(Xb, eps, beta=1.0):
+        calls["n"] += 1
+        loss, grads = original(Xb, eps, beta)
+        if calls["n"] == 3:
+            grads["dec.0.W"][0, 0] = np.nan
+        return loss, grads
+
+    model._loss_and_grads = poisoned
+    snapshot = {}
+    opt = vae_np.Adam(1e-3)
+    real_step = opt.step
+
+    def step(params, grads):
+        real_step(params, grads)
+        snapshot.update({k: v.copy() for k, v in params.items()})
+
+    opt.step = step
+    with pytest.raises(NonFiniteLossError, match=r"gradient of 'dec.0.W'.*epoch 1, step 3"):
+        vae_np.fit(model, X, 1, 64, opt, seed=0, progress=False)
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(v, snapshot[k])
+
+
+def test_fit_rejects_bad_arguments(mnist):
+    model = vae_np.VAE(784, [8], 2, seed=0)
+    X = mnist.X_train[:10]
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        vae_np.fit(model, X, 1, 0, vae_np.Adam(), seed=0)
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        vae_np.fit(model, X, -1, 4, vae_np.Adam(), seed=0)
+    with pytest.raises(ValueError, match=r"Bernoulli likelihood needs \[0, 1\]"):
+        vae_np.fit(model, X * 255, 1, 4, vae_np.Adam(), seed=0)
