@@ -15,9 +15,14 @@ Public API (each module has one concept):
 * :mod:`vae_np.gaussians` — univariate and multivariate Gaussian log-densities, sampling
 * :mod:`vae_np.gmm` — ``GaussianMixture`` fitted with EM
 * :mod:`vae_np.pca` — ``PCA`` via the SVD
+* :mod:`vae_np.divergences` — closed-form KL between Gaussians, KL by quadrature
+* :mod:`vae_np.linear_gaussian` — ``LinearGaussian``: exact evidence, posterior and ELBO
+* :mod:`vae_np.estimators` — score-function and pathwise gradients, SGVB estimators A and B
 """
 from . import datasets, gradcheck, io, kernels, layers, losses, models, optim, plotting, train
 from . import gaussians, gmm, pca
+from . import divergences, estimators, linear_gaussian
+from .linear_gaussian import LinearGaussian
 from .datasets import load_mnist, make_moons
 from .gmm import GaussianMixture
 from .pca import PCA
@@ -32,4 +37,5 @@ __version__ = "0.1.0"
 __all__ = ["VAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus",
            "SGD", "Adagrad", "Adam", "fit", "History", "load_mnist", "make_moons", "save", "load",
            "datasets", "gradcheck", "io", "kernels", "layers", "losses", "models", "optim",
-           "plotting", "train", "gaussians", "gmm", "pca", "GaussianMixture", "PCA"]
+           "plotting", "train", "gaussians", "gmm", "pca", "GaussianMixture", "PCA",
+           "divergences", "estimators", "linear_gaussian", "LinearGaussian"]

@@ -1,0 +1,449 @@
+"""The built book renders with no network, checked in a real (headless) browser.
+
+What is checked, page by page (every page listed in ``_toc.yml``):
+
+* MathJax is loaded from the book's own ``_static/mathjax`` (the ``sphinx-mathjax-offline``
+  extension), never from a CDN; the browser runs with every host name unresolvable, so a CDN
+  MathJax would not load at all.
+* Every equation is typeset: the number of math elements in the page is at least the number of
+  math blocks in the source (parsed with the same MyST parser and extensions as the book), each
+  holds an ``mjx-container``, MathJax reports no TeX error, and no raw ``\\(``, ``\\[``, ``$$`` or
+  ``\\begin{`` is left in the rendered text.
+* Every ``<img>`` loaded (``complete`` and a non-zero natural width) from a local file.
+
+Static checks of the sources and the build (no browser needed): the intro links every chapter,
+every page has a title and a short "What you will learn" list, every citation key exists in
+``book/references.bib`` and the glossary holds the core terms with their Chinese equivalents.
+
+Which build is tested:
+
+* ``VAE_NP_BOOK_HTML=/path/to/_build/html``: that build (CI builds the book first with
+  ``-W -n --keep-going`` and then runs this file against it, so nothing is built twice);
+* ``VAE_NP_BOOK_TOC=/tmp/toc_mine.yml``: check only the pages of that table of contents (the
+  build must have been made with it: ``jupyter-book build . --toc /tmp/toc_mine.yml``);
+* otherwise the book is built here, from scratch, into a temporary folder with
+  ``jupyter-book build -W -n --keep-going`` (this executes every notebook: minutes, not seconds).
+
+The browser is Debian's ``chromium`` (``apt-get install -y chromium``; ``VAE_NP_CHROMIUM`` may
+name another binary). Without it the browser tests are skipped with a reason, except when
+``CI=true``, where a missing browser is a failure. The browser is driven through the DevTools
+protocol over a pipe (``--remote-debugging-pipe``), so no extra Python package is needed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE_TIMEOUT = 90.0          # seconds for one page to load and typeset (shared, loaded machine)
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-quic",
+    "--disable-extensions", "--disable-default-apps", "--mute-audio",
+    # Simulate an offline machine: no host name resolves (file:// pages are unaffected).
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+]
+
+
+# ------------------------------------------------------------------------------------ the book
+def toc_pages():
+    """Docnames (e.g. ``book/intro``) of the root and of every chapter in ``_toc.yml``, in order."""
+    toc_file = Path(os.environ.get("VAE_NP_BOOK_TOC", ROOT / "_toc.yml"))
+    toc = yaml.safe_load(toc_file.read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                pages.append(e["file"])
+            walk(e.get("sections"))
+            walk(e.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts") or []:
+        walk(part.get("chapters"))
+    return [re.sub(r"\.(md|ipynb)$", "", p) for p in pages]
+
+
+PAGES = toc_pages()
+
+
+def source_of(docname):
+    for ext in (".md", ".ipynb"):
+        p = ROOT / (docname + ext)
+        if p.exists():
+            return p
+    raise FileNotFoundError(f"_toc.yml lists {docname!r} but neither {docname}.md nor "
+                            f"{docname}.ipynb exists")
+
+
+def markdown_texts(path):
+    """The Markdown of a page: the whole .md file, or the notebook's markdown cells."""
+    if path.suffix == ".md":
+        return [path.read_text(encoding="utf-8")]
+    nb = nbformat.read(path, as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "markdown"]
+
+
+def _md_parser():
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+    conf = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    ext = set(conf.get("parse", {}).get("myst_enable_extensions", []))
+    return create_md_parser(MdParserConfig(enable_extensions=ext), RendererHTML)
+
+
+MATH_TOKENS = {"math_inline", "math_inline_double", "math_block", "math_block_label", "amsmath"}
+
+
+def count_source_math(path):
+    """Number of math blocks (inline and display) in a page's Markdown, as MyST parses them.
+
+    Math inside directives (e.g. a ``{glossary}`` or an admonition) is parsed by Sphinx later, so
+    directive bodies are parsed recursively here as well.
+    """
+    md = _md_parser()
+
+    def count(text):
+        n = 0
+        stack = list(md.parse(text))
+        while stack:
+            t = stack.pop()
+            if t.type in MATH_TOKENS:
+                n += 1
+            if t.children:
+                stack.extend(t.children)
+            if t.type == "fence" and t.info.startswith("{") and t.info.split("}")[0] not in (
+                    "{code-cell", "{code-block", "{code", "{literalinclude"):
+                body = "\n".join(line for line in t.content.splitlines()
+                                 if not line.startswith(":"))
+                n += count(body)
+        return n
+
+    return sum(count(text) for text in markdown_texts(path))
+
+
+def _jupyter_book():
+    exe = Path(sys.executable).parent / "jupyter-book"
+    return str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book")
+
+
+@pytest.fixture(scope="session")
+def book_html(tmp_path_factory):
+    """The ``_build/html`` folder to test (see the module docstring)."""
+    given = os.environ.get("VAE_NP_BOOK_HTML")
+    if given:
+        html = Path(given).resolve()
+        assert (html / "index.html").exists(), (
+            f"VAE_NP_BOOK_HTML={given} has no index.html; build the book first "
+            "(jupyter-book build . -W -n --keep-going) or unset it to build here")
+        return html
+    out = tmp_path_factory.mktemp("book")
+    proc = subprocess.run(
+        [_jupyter_book(), "build", str(ROOT), "--path-output", str(out), "-W", "-n",
+         "--keep-going", *(["--toc", os.environ["VAE_NP_BOOK_TOC"]]
+                           if os.environ.get("VAE_NP_BOOK_TOC") else [])], capture_output=True, text=True, cwd=ROOT)
+    log = proc.stdout + proc.stderr
+    warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert proc.returncode == 0, ("the book build failed or had warnings (-W -n):\n"
+                                  + "\n".join(warnings[:30]) + "\n..." + log[-3000:])
+    return out / "_build" / "html"
+
+
+def html_of(book_html, docname):
+    p = book_html / (docname + ".html")
+    assert p.exists(), f"{docname} is in _toc.yml but the build has no {p}"
+    return p
+
+
+# ------------------------------------------------------------------------------------ static
+def test_toc_pages_exist():
+    for page in PAGES:
+        source_of(page)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_has_title_and_what_you_will_learn(page):
+    path = source_of(page)
+    text = markdown_texts(path)[0].lstrip()
+    assert text.startswith("# ") and len(text.splitlines()[0]) > 3, (
+        f"{path.name}: the first {'cell' if path.suffix == '.ipynb' else 'line'} must start with "
+        "a '# Title'")
+    m = re.search(r"what you will learn", text, re.IGNORECASE)
+    assert m, f"{path.name}: the opening text needs a 'What you will learn' list"
+    after = text[m.end():].splitlines()[1:]
+    items = []
+    for line in after:
+        if re.match(r"\s*([-*+]|\d+[.)])\s+\S", line):
+            items.append(line)
+        elif line.strip() and not items:
+            continue          # e.g. a blank line or a lead-in sentence before the list
+        elif line.strip() and not line.startswith((" ", "\t")):
+            break             # the list has ended
+    assert 2 <= len(items) <= 10, (
+        f"{path.name}: 'What you will learn' should be followed by a short bulleted list "
+        f"(2 to 10 items), found {len(items)}")
+
+
+def test_intro_links_every_page(book_html):
+    intro = html_of(book_html, PAGES[0]).read_text(encoding="utf-8")
+    body = intro.split('<article', 1)[-1]
+    hrefs = {h.split("#")[0] for h in re.findall(r'href="([^"]+)"', body)}
+    base = Path(PAGES[0]).parent
+    for page in PAGES[1:]:
+        rel = os.path.relpath(page + ".html", base)
+        assert rel in hrefs, f"the intro page does not link {page} (expected a link to {rel})"
+
+
+def _bib_keys():
+    return set(re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text(
+        encoding="utf-8"), re.MULTILINE))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_citations_exist(page):
+    keys = _bib_keys()
+    text = "\n".join(markdown_texts(source_of(page)))
+    cited = set()
+    for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
+        cited.update(k.strip() for k in group.split(","))
+    missing = sorted(cited - keys)
+    assert not missing, f"{page} cites {missing}, which are not in book/references.bib"
+
+
+def test_citations_resolve_in_build(book_html):
+    for page in PAGES:
+        html = html_of(book_html, page).read_text(encoding="utf-8")
+        assert "[?]" not in html and 'class="pending_xref' not in html, (
+            f"{page}: an unresolved citation or reference is left in the built page")
+
+
+def test_mathjax_is_local_in_every_page(book_html):
+    assert (book_html / "_static" / "mathjax" / "tex-chtml.js").exists(), (
+        "the build has no _static/mathjax/tex-chtml.js: is sphinx-mathjax-offline in "
+        "_config.yml sphinx.extra_extensions (spelled 'sphinx-mathjax-offline')?")
+    for page in PAGES:
+        html = html_of(book_html, page).read_text(encoding="utf-8")
+        srcs = [s for s in re.findall(r'<script[^>]*src="([^"]+)"', html) if "mathjax" in s.lower()]
+        assert srcs, f"{page}: no MathJax script"
+        for s in srcs:
+            assert not re.match(r"(https?:)?//", s), f"{page}: MathJax is loaded from {s}"
+
+
+def test_glossary_terms():
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    assert "```{glossary}" in text
+    for zh, en in [("潜在编码", "latent code"), ("重参数化", "reparameterization"),
+                   ("变分下界", "variational lower bound"), ("编码器", "encoder"),
+                   ("解码器", "decoder"), ("KL 散度", "KL divergence"),
+                   ("变分自编码器", "variational autoencoder"), ("先验", "prior")]:
+        assert zh in text and en in text, f"the glossary lacks {en} ({zh})"
+    assert "book/glossary" in PAGES, "book/glossary is not in _toc.yml"
+
+
+# ------------------------------------------------------------------------------------ browser
+class DevTools:
+    """A headless Chromium driven through the DevTools protocol over ``--remote-debugging-pipe``.
+
+    Chromium reads JSON commands, each terminated by a NUL byte, on its fd 3 and writes responses
+    and events on its fd 4.
+    """
+
+    def __init__(self, exe, user_data_dir):
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}",
+               "--remote-debugging-pipe", "about:blank"]
+        # bash puts the two pipe ends on fds 3 and 4, where Chromium expects them (dash cannot
+        # redirect fds above 9).
+        shell = f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
+        self.proc = subprocess.Popen(["bash", "-c", shell, "bash", *cmd], pass_fds=(
+            to_chrome_r, from_chrome_w), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buf = b""
+        self._next_id = 0
+        self.events = []
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = self.call("Target.attachToTarget",
+                                 {"targetId": target, "flatten": True})["sessionId"]
+        self.call("Page.enable", session=True)
+
+    def _read_message(self, deadline):
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("Chromium did not answer in time")
+            ready, _, _ = select.select([self._from_chrome], [], [], left)
+            if ready:
+                chunk = os.read(self._from_chrome, 1 << 20)
+                if not chunk:
+                    raise RuntimeError("Chromium exited: " + self.proc.stderr.read().decode(
+                        errors="replace")[-2000:])
+                self._buf += chunk
+        msg, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def call(self, method, params=None, session=False, timeout=PAGE_TIMEOUT):
+        self._next_id += 1
+        msg = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = self.session
+        os.write(self._to_chrome, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"DevTools {method} failed: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def wait_event(self, method, timeout=PAGE_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e.get("method") == method:
+                    return self.events.pop(i)
+            self.events.append(self._read_message(deadline))
+
+    def open(self, url):
+        self.events.clear()
+        self.call("Page.navigate", {"url": url}, session=True)
+        self.wait_event("Page.loadEventFired")
+
+    def evaluate(self, expression, timeout=PAGE_TIMEOUT):
+        res = self.call("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
+                                             "returnByValue": True}, session=True,
+                        timeout=timeout)
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
+        return res["result"]["value"]
+
+    def close(self):
+        try:
+            self.call("Browser.close", timeout=10)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._to_chrome)
+        os.close(self._from_chrome)
+
+
+# Runs in the page once it has loaded: waits for MathJax's first typesetting pass and for every
+# image, then reports what the checks need.
+INSPECT_JS = r"""
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const deadline = Date.now() + %(wait_ms)d;
+  while (!(window.MathJax && MathJax.startup && MathJax.startup.promise) && Date.now() < deadline)
+    await sleep(50);
+  const mathjaxStarted = !!(window.MathJax && MathJax.startup && MathJax.startup.promise);
+  if (mathjaxStarted) await MathJax.startup.promise;
+  const article = document.querySelector('article') || document.querySelector('main')
+                  || document.body;
+  const imgs = [...article.querySelectorAll('img')];
+  imgs.forEach(i => { if (i.loading === 'lazy') i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null
+      : new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); })));
+  const maths = [...article.querySelectorAll('.math')];
+  const clone = article.cloneNode(true);
+  clone.querySelectorAll('pre, code, .highlight, mjx-container, script, style')
+       .forEach(e => e.remove());
+  const text = clone.textContent;
+  const raw = ['\\(', '\\[', '$$', '\\begin{'].filter(s => text.includes(s));
+  return {
+    mathjaxStarted,
+    mathjaxScripts: [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s)),
+    remoteResources: performance.getEntriesByType('resource').map(e => e.name)
+                     .filter(n => !n.startsWith('file:') && !n.startsWith('data:')),
+    nMath: maths.length,
+    nTypeset: maths.filter(m => m.querySelector('mjx-container')).length,
+    untypeset: maths.filter(m => !m.querySelector('mjx-container'))
+                    .slice(0, 3).map(m => m.textContent.slice(0, 80)),
+    nContainers: article.querySelectorAll('mjx-container').length,
+    texErrors: [...article.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error')
+                                                                    || e.textContent).slice(0, 3),
+    raw,
+    rawContext: raw.map(s => text.slice(Math.max(0, text.indexOf(s) - 60), text.indexOf(s) + 60)),
+    images: imgs.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0,
+                            width: i.naturalWidth})),
+    title: document.title,
+    h1: (article.querySelector('h1') || {textContent: ''}).textContent.trim(),
+  };
+})()
+"""
+
+
+def _find_chromium():
+    for name in (os.environ.get("VAE_NP_CHROMIUM"), "chromium", "chromium-browser"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    exe = _find_chromium()
+    if exe is None:
+        reason = ("chromium is not installed, so the offline-rendering checks cannot run; "
+                  "install it with `apt-get install -y chromium` (Debian/Ubuntu) or set "
+                  "VAE_NP_CHROMIUM to a Chromium binary")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true: " + reason)
+        pytest.skip(reason)
+    b = DevTools(exe, tmp_path_factory.mktemp("chromium-profile"))
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_offline(page, book_html, browser):
+    html = html_of(book_html, page)
+    browser.open(html.as_uri())
+    r = browser.evaluate(INSPECT_JS % {"wait_ms": 15000})
+    where = f"{page} ({html})"
+
+    assert r["mathjaxScripts"], f"{where}: no MathJax script in the page"
+    for src in r["mathjaxScripts"]:
+        assert src.startswith("file:") and "/_static/mathjax/" in src, (
+            f"{where}: MathJax is loaded from {src}, not from the book's _static folder; "
+            "offline readers would see raw TeX (is sphinx-mathjax-offline in _config.yml?)")
+    assert not r["remoteResources"], f"{where}: the page fetched {r['remoteResources']}"
+    assert r["mathjaxStarted"], f"{where}: MathJax did not start (script missing or broken)"
+
+    n_source = count_source_math(source_of(page))
+    assert r["nMath"] >= n_source, (
+        f"{where}: the source has {n_source} math blocks but the page only {r['nMath']} math "
+        "elements (is dollarmath/amsmath enabled?)")
+    assert r["nTypeset"] == r["nMath"], (
+        f"{where}: {r['nMath'] - r['nTypeset']} of {r['nMath']} equations were not typeset, "
+        f"e.g. {r['untypeset']}")
+    assert r["nContainers"] >= n_source
+    assert not r["texErrors"], f"{where}: MathJax reports TeX errors: {r['texErrors']}"
+    assert not r["raw"], f"{where}: raw TeX left in the text: {r['rawContext']}"
+
+    bad = [i for i in r["images"] if not i["ok"]]
+    assert not bad, f"{where}: images that did not load: {bad}"
+    for i in r["images"]:
+        assert i["src"].startswith(("file:", "data:")), f"{where}: remote image {i['src']}"
+
+    assert r["h1"], f"{where}: the page has no <h1> title"
+    assert r["title"].strip(), f"{where}: the page has no <title>"
