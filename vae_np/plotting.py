@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["image_grid", "plot_images", "plot_reconstructions", "plot_latent_scatter",
-           "plot_manifold", "plot_history", "manifold_grid"]
+           "plot_manifold", "plot_history", "manifold_grid", "plot_curves"]
 
 
 def _axes(ax, figsize=(5, 5)):
@@ -159,4 +159,45 @@ def plot_history(history, ax=None, title="Training curves", ylabel="negative ELB
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    return ax
+
+
+def plot_curves(x, curves, ax=None, title=None, xlabel=None, ylabel=None, logx=False,
+                logy=False, styles=None, legend_loc="best"):
+    """Several labelled curves over the same x values (densities, bounds, error vs sample size).
+
+    Parameters
+    ----------
+    x : ndarray of shape (m,)
+    curves : dict of str -> ndarray of shape (m,)
+        Legend label -> y values, drawn in the dict's order.
+    ax : matplotlib Axes, optional
+    title, xlabel, ylabel : str, optional
+    logx, logy : bool
+        Logarithmic axes.
+    styles : dict of str -> dict, optional
+        Extra keyword arguments of ``ax.plot`` per label (e.g. ``{"p": {"color": "k"}}``).
+    legend_loc : str
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax, (6, 4))
+    styles = styles or {}
+    for label, y in curves.items():
+        ax.plot(x, y, label=label, **styles.get(label, {}))
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both" if (logx or logy) else "major")
+    if len(curves) > 1:
+        ax.legend(loc=legend_loc)
     return ax
