@@ -68,3 +68,18 @@ def check_array(X, name="X", ndim=2, n_features=None, dtype=None, unit_interval=
                 f"{name} has values in [{lo:g}, {hi:g}] but a Bernoulli likelihood needs [0, 1]; "
                 "scale the data (e.g. X / 255) or use likelihood='gaussian'")
     return X
+
+
+def check_rng(rng, name="rng"):
+    """Raise unless ``rng`` is a ``numpy.random.Generator`` (the library never seeds globally)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator, got {type(rng).__name__}; "
+                        "pass rng=np.random.default_rng(seed)")
+    return rng
+
+
+def check_sizes(sizes, name):
+    """Validate a sequence of layer widths (each an integer >= 1) and return it as a tuple."""
+    if isinstance(sizes, (numbers.Number, str)) or not hasattr(sizes, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of ints, e.g. [{sizes!r}], got {sizes!r}")
+    return tuple(check_positive_int(h, "each hidden size") for h in sizes)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
-from ._validation import check_array, check_positive_float, check_positive_int
+from ._validation import (check_array, check_positive_float, check_positive_int, check_rng,
+                          check_sizes)
 from .layers import MLP, ACTIVATION_NAMES
 from .losses import (bernoulli_log_prob, bernoulli_nll, gaussian_log_prob, gaussian_nll,
                      kl_normal_std_per_example, log_normal_diag, log_normal_std, logsumexp,
@@ -26,7 +27,7 @@ class _Model:
                  seed, dtype):
         self.input_dim = check_positive_int(input_dim, "input_dim")
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.hidden_dims = tuple(check_positive_int(h, "each hidden size") for h in hidden_dims)
+        self.hidden_dims = check_sizes(hidden_dims, "hidden_dims")
         if activation not in ACTIVATION_NAMES:
             raise ValueError(f"unknown activation {activation!r}; use one of {ACTIVATION_NAMES}")
         if likelihood not in LIKELIHOODS:
@@ -312,6 +313,7 @@ class VAE(_Model):
             Pixel probabilities (Bernoulli) or means (Gaussian) of ``p(x|z)``.
         """
         n = check_positive_int(n, "n")
+        check_rng(rng)
         return self.decode(rng.standard_normal((n, self.latent_dim)).astype(self.dtype))
 
     # ---------------------------------------------------------------------------------- training
@@ -385,6 +387,8 @@ class VAE(_Model):
         """
         X = self._check_X(X)
         n_samples = check_positive_int(n_samples, "n_samples")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        check_rng(rng)
         out = np.empty(len(X))
         for s in range(0, len(X), batch_size):
             Xb = X[s:s + batch_size]
@@ -407,6 +411,8 @@ class VAE(_Model):
             ``loss`` = ``recon`` + ``kl`` in nats per example.
         """
         X = self._check_X(X)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        check_rng(rng)
         rec = kl = 0.0
         for s in range(0, len(X), batch_size):
             Xb = X[s:s + batch_size]
@@ -440,8 +446,10 @@ class VAE(_Model):
         """
         X = self._check_X(X)
         k = check_positive_int(k, "k")
+        check_rng(rng)
         if batch_size is None:
             batch_size = max(1, 5000 // k)
+        batch_size = check_positive_int(batch_size, "batch_size")
         L = self.latent_dim
         out = np.empty(len(X))
         for s in range(0, len(X), batch_size):

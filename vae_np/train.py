@@ -101,6 +101,9 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
         non-finite quantity; the parameters are left as they were after the last finite step.
     """
     epochs = check_positive_int(epochs, "epochs")
+    if isinstance(optimizer, type) or not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"optimizer must be a vae_np optimizer instance such as "
+                        f"vae_np.Adam(lr=1e-3), got {optimizer!r}")
     batch_size = check_positive_int(batch_size, "batch_size")
     bernoulli = model.likelihood == "bernoulli"
     X = check_array(X, "X", n_features=model.input_dim, dtype=model.dtype, unit_interval=bernoulli)

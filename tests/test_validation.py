@@ -1,0 +1,232 @@
+"""Bad input to the public API fails early with a clear message (what was wrong, how to fix it).
+
+Every case asserts the exception type *and* a fragment of the message, so a test would fail if
+the check disappeared and some later NumPy error (or silent garbage) took its place.
+"""
+import numpy as np
+import pytest
+
+import vae_np
+from vae_np import VAE, Adagrad, Adam, Autoencoder, SGD, fit, load_mnist
+from vae_np._validation import (check_array, check_positive_float, check_positive_int,
+                                check_rng)
+from vae_np.datasets import binarize
+
+
+@pytest.fixture
+def model():
+    return VAE(6, [5], 2, seed=0)
+
+
+@pytest.fixture
+def X():
+    return np.random.default_rng(0).random((8, 6)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------ helpers
+@pytest.mark.parametrize("value", [0, -3, 2.5, True, "4", None, np.float64(3.0)])
+def test_check_positive_int_rejects(value):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        check_positive_int(value, "n")
+
+
+def test_check_positive_int_accepts_numpy_ints():
+    assert check_positive_int(np.int64(3), "n") == 3
+
+
+@pytest.mark.parametrize("value", [0, -1e-3, np.nan, np.inf, -np.inf, True, "0.1", None])
+def test_check_positive_float_rejects(value):
+    with pytest.raises(ValueError, match="must be a finite number > 0"):
+        check_positive_float(value, "lr")
+
+
+def test_check_array_messages():
+    with pytest.raises(ValueError, match=r"must be 2-D, got shape \(2, 3, 4\).*reshape"):
+        check_array(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        check_array(np.zeros(5))
+    with pytest.raises(ValueError, match="is empty"):
+        check_array(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="must have 4 features per row"):
+        check_array(np.zeros((2, 3)), n_features=4)
+    with pytest.raises(ValueError, match="numeric array"):
+        check_array(np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match="numeric array"):
+        check_array(np.array([[1, None]], dtype=object))
+    Xn = np.zeros((3, 2))
+    Xn[1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf \(first at index \(1, 1\)\)"):
+        check_array(Xn)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        check_array(np.array([[0.0, np.inf]]))
+    with pytest.raises(ValueError, match=r"values in \[-0.5, 1\].*Bernoulli.*X / 255"):
+        check_array(np.array([[-0.5, 1.0]]), unit_interval=True)
+    with pytest.raises(ValueError, match=r"\[0, 255\]"):
+        check_array(np.array([[0, 255]], dtype=np.uint8), unit_interval=True)
+
+
+def test_check_array_does_not_clip_or_copy_needlessly():
+    A = np.array([[0.0, 1.0]], dtype=np.float32)
+    assert check_array(A, dtype=np.float32, unit_interval=True) is A
+
+
+@pytest.mark.parametrize("rng", [0, None, np.random.RandomState(0), "seed"])
+def test_check_rng_rejects(rng):
+    with pytest.raises(TypeError, match=r"np.random.default_rng\(seed\)"):
+        check_rng(rng)
+
+
+# ------------------------------------------------------------------------------------ models
+@pytest.mark.parametrize("cls", [VAE, Autoencoder])
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(input_dim=0), "input_dim must be a positive integer"),
+    (dict(input_dim=6.0), "input_dim must be a positive integer"),
+    (dict(latent_dim=0), "latent_dim must be a positive integer, got 0"),
+    (dict(latent_dim=-2), "latent_dim must be a positive integer"),
+    (dict(hidden_dims=[4, 0]), "hidden size must be a positive integer"),
+    (dict(hidden_dims=400), r"hidden_dims must be a sequence of ints.*\[400\]"),
+    (dict(activation="gelu"), "unknown activation 'gelu'; use one of"),
+    (dict(activation="ReLU"), "unknown activation 'ReLU'"),
+    (dict(likelihood="poisson"), "unknown likelihood 'poisson'; use one of"),
+    (dict(obs_std=0.0), "obs_std must be a finite number > 0"),
+    (dict(obs_std=np.nan), "obs_std must be a finite number > 0"),
+    (dict(dtype=np.int32), "dtype must be float32 or float64"),
+])
+def test_model_constructor_rejects(cls, kwargs, match):
+    args = dict(input_dim=6, hidden_dims=[5], latent_dim=2)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        cls(**args)
+
+
+def test_autoencoder_rejects_negative_code_noise():
+    with pytest.raises(ValueError, match="code_noise must be a finite number >= 0"):
+        Autoencoder(6, [5], 2, code_noise=-0.1)
+
+
+def test_empty_hidden_dims_is_allowed():
+    assert VAE(6, [], 2).n_params > 0
+
+
+def test_loss_and_grads_rejects_bad_data(model, X):
+    eps = np.zeros((8, 2), np.float32)
+    with pytest.raises(ValueError, match="must have 6 features"):
+        model.loss_and_grads(X[:, :5], eps)
+    with pytest.raises(ValueError, match="must be 2-D.*reshape"):
+        model.loss_and_grads(X.reshape(8, 2, 3), eps)
+    with pytest.raises(ValueError, match="Bernoulli likelihood needs"):
+        model.loss_and_grads(X * 255, eps)
+    bad = X.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN or inf \(first at index \(3, 4\)\)"):
+        model.loss_and_grads(bad, eps)
+    with pytest.raises(ValueError, match="eps must have 2 features"):
+        model.loss_and_grads(X, np.zeros((8, 3), np.float32))
+    with pytest.raises(ValueError, match="eps must have 8 rows like X, got 7"):
+        model.loss_and_grads(X, eps[:7])
+    with pytest.raises(ValueError, match="eps contains NaN"):
+        model.loss_and_grads(X, eps + np.nan)
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        model.loss_and_grads(X, eps, beta=-1)
+
+
+def test_gaussian_likelihood_accepts_values_outside_unit_interval(X):
+    m = VAE(6, [5], 2, likelihood="gaussian")
+    loss, _ = m.loss_and_grads(X * 10 - 3, np.zeros((8, 2), np.float32))
+    assert np.isfinite(loss)
+
+
+def test_model_methods_validate(model, X):
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="Z must have 2 features"):
+        model.decode(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        model.sample(0, rng)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        model.sample(3, 0)
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        model.elbo(X, rng, n_samples=0)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        model.elbo(X, None)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        model.log_likelihood(X, rng, k=0)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        model.log_likelihood(X, 1)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        model.elbo(X, rng, batch_size=0)
+    with pytest.raises(ValueError, match="must have 6 features"):
+        model.encode(np.zeros((2, 7)))
+
+
+# ------------------------------------------------------------------------------------ training
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(batch_size=0), "batch_size must be a positive integer, got 0"),
+    (dict(batch_size=-8), "batch_size must be a positive integer"),
+    (dict(batch_size=2.5), "batch_size must be a positive integer"),
+    (dict(epochs=0), "epochs must be a positive integer"),
+    (dict(beta=-0.5), "beta must be a finite number >= 0"),
+    (dict(beta=np.nan), "beta must be a finite number >= 0"),
+])
+def test_fit_rejects_bad_settings(model, X, kwargs, match):
+    args = dict(epochs=1, batch_size=4, optimizer=Adam(1e-3), seed=0, progress=False)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        fit(model, X, **args)
+
+
+def test_fit_rejects_bad_data_and_optimizer(model, X):
+    args = dict(epochs=1, batch_size=4, seed=0, progress=False)
+    with pytest.raises(ValueError, match="X has values in .*Bernoulli"):
+        fit(model, X * 255, optimizer=Adam(), **args)
+    with pytest.raises(ValueError, match="X_val must have 6 features"):
+        fit(model, X, optimizer=Adam(), X_val=X[:, :3], **args)
+    with pytest.raises(ValueError, match="dynamic_binarization needs likelihood='bernoulli'"):
+        fit(VAE(6, [5], 2, likelihood="gaussian"), X, optimizer=Adam(),
+            dynamic_binarization=True, **args)
+    with pytest.raises(TypeError, match="optimizer must be a vae_np optimizer.*Adam"):
+        fit(model, X, optimizer=1e-3, **args)
+    with pytest.raises(TypeError, match="optimizer must be a vae_np optimizer"):
+        fit(model, X, optimizer=Adam, **args)     # the class, not an instance
+
+
+@pytest.mark.parametrize("make", [lambda lr: SGD(lr), lambda lr: Adagrad(lr),
+                                  lambda lr: Adam(lr)])
+@pytest.mark.parametrize("lr", [0, -1e-3, np.nan, np.inf])
+def test_optimizers_reject_bad_learning_rates(make, lr):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        make(lr)
+
+
+def test_optimizers_reject_bad_hyperparameters():
+    with pytest.raises(ValueError, match="momentum must be in"):
+        SGD(0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="betas must each be in"):
+        Adam(betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        Adagrad(0.1, eps=0)
+
+
+# ------------------------------------------------------------------------------------ data
+def test_load_mnist_validates_arguments():
+    with pytest.raises(ValueError, match="unknown MNIST source 'fashion'"):
+        load_mnist(source="fashion")
+    with pytest.raises(ValueError, match="test_size must be a positive integer"):
+        load_mnist(test_size=0)
+    with pytest.raises(ValueError, match="multiple of 10"):
+        load_mnist(test_size=15)
+    with pytest.raises(ValueError, match="unknown binarization 'otsu'"):
+        load_mnist(binarize_method="otsu")
+
+
+def test_binarize_validates():
+    with pytest.raises(ValueError, match="needs rng=np.random.default_rng"):
+        binarize(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="unknown binarization"):
+        binarize(np.zeros((2, 2)), method="round")
+
+
+def test_make_moons_validates():
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        vae_np.make_moons(0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="phase must be in"):
+        vae_np.datasets.moon_image(1.5)
