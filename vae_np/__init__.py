@@ -18,10 +18,13 @@ Public API (each module has one concept):
 * :mod:`vae_np.divergences` — closed-form KL between Gaussians, KL by quadrature
 * :mod:`vae_np.linear_gaussian` — ``LinearGaussian``: exact evidence, posterior and ELBO
 * :mod:`vae_np.estimators` — score-function and pathwise gradients, SGVB estimators A and B
+* :mod:`vae_np.metrics` — rate/distortion, KL per latent dimension, active units
+* :mod:`vae_np.sampling` — interpolation in pixel space and in latent space
 """
 from . import datasets, gradcheck, io, kernels, layers, losses, models, optim, plotting, train
 from . import gaussians, gmm, pca
 from . import divergences, estimators, linear_gaussian
+from . import metrics, sampling
 from .linear_gaussian import LinearGaussian
 from .datasets import load_mnist, make_moons
 from .gmm import GaussianMixture
@@ -38,4 +41,4 @@ __all__ = ["VAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "So
            "SGD", "Adagrad", "Adam", "fit", "History", "load_mnist", "make_moons", "save", "load",
            "datasets", "gradcheck", "io", "kernels", "layers", "losses", "models", "optim",
            "plotting", "train", "gaussians", "gmm", "pca", "GaussianMixture", "PCA",
-           "divergences", "estimators", "linear_gaussian", "LinearGaussian"]
+           "divergences", "estimators", "linear_gaussian", "LinearGaussian", "metrics", "sampling"]
