@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["image_grid", "plot_images", "plot_reconstructions", "plot_latent_scatter",
-           "plot_manifold", "plot_history", "manifold_grid", "plot_curves"]
+           "plot_manifold", "plot_history", "manifold_grid", "plot_curves", "plot_image_rows"]
 
 
 def _axes(ax, figsize=(5, 5)):
@@ -200,4 +200,38 @@ def plot_curves(x, curves, ax=None, title=None, xlabel=None, ylabel=None, logx=F
     ax.grid(alpha=0.3, which="both" if (logx or logy) else "major")
     if len(curves) > 1:
         ax.legend(loc=legend_loc)
+    return ax
+
+
+def plot_image_rows(rows, row_labels, title=None, shape=(28, 28), cmap="gray_r", ax=None):
+    """Several rows of images with a label to the left of each row (e.g. interpolation paths).
+
+    Parameters
+    ----------
+    rows : sequence of ndarray, each of shape (m, h*w) or (m, h, w), the same ``m``
+        One row of ``m`` images per entry, values in [0, 1] (shown clipped to [0, 1]).
+    row_labels : sequence of str
+        One label per row.
+    title : str, optional
+    shape : (int, int)
+        ``(h, w)`` of one image when the rows are flat.
+    cmap : str
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    rows = [np.asarray(r, dtype=float) for r in rows]
+    if len(rows) != len(row_labels):
+        raise ValueError(f"got {len(rows)} rows but {len(row_labels)} labels")
+    m = len(rows[0])
+    if any(len(r) != m for r in rows):
+        raise ValueError(f"every row needs the same number of images, got {[len(r) for r in rows]}")
+    h = shape[0] if rows[0].ndim == 2 else rows[0].shape[1]
+    ax = plot_images(np.concatenate(rows), len(rows), m, title=title, ax=ax, shape=shape,
+                     cmap=cmap)
+    ax.set_yticks([(h + 1) * i + h / 2 - 0.5 for i in range(len(rows))])
+    ax.set_yticklabels(row_labels)
+    ax.tick_params(axis="y", length=0)
     return ax
