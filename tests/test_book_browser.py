@@ -415,7 +415,7 @@ def browser(tmp_path_factory):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page_renders_offline(page, book_html, browser):
+def test_page_renders_offline(page, browser, book_html):  # no build when no browser
     html = html_of(book_html, page)
     browser.open(html.as_uri())
     r = browser.evaluate(INSPECT_JS % {"wait_ms": 15000})
