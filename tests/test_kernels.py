@@ -91,3 +91,17 @@ def test_set_backend_validates():
     with kernels.backend("numpy"):
         assert kernels.get_backend() == "numpy"
     assert kernels.get_backend() == before
+
+
+def test_read_only_package_gets_a_writable_numba_cache(monkeypatch, tmp_path):
+    """Without NUMBA_CACHE_DIR and with an unwritable package folder, the cache goes to tmp."""
+    import os
+    import tempfile
+    import numba
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)
+    kernels._ensure_cache_dir()
+    assert numba.config.CACHE_DIR.startswith(str(tmp_path))
+    assert os.path.isdir(numba.config.CACHE_DIR)
