@@ -230,3 +230,75 @@ def test_make_moons_validates():
         vae_np.make_moons(0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="phase must be in"):
         vae_np.datasets.moon_image(1.5)
+
+
+# ------------------------------------------------------------------------------------ training guard
+class Recording:
+    """Mixin for an optimizer: keeps a copy of the parameters after each completed update."""
+
+    def step(self, params, grads):
+        super().step(params, grads)
+        self.after = {k: v.copy() for k, v in params.items()}
+
+
+class RecordingAdam(Recording, Adam):
+    pass
+
+
+class RecordingSGD(Recording, SGD):
+    pass
+
+
+def test_guard_stops_on_nan_loss_in_a_later_epoch_and_keeps_last_finite_params(X):
+    model = VAE(6, [5], 2, seed=0)
+    Xs = np.tile(X, (2, 1))                       # 16 rows, batch 4: 4 steps per epoch
+    original = model._loss_and_grads
+    calls = {"n": 0}
+
+    def nan_loss_on_call_6(Xb, eps, beta):          # epoch 2, step 2
+        loss, grads = original(Xb, eps, beta)
+        calls["n"] += 1
+        return (float("nan") if calls["n"] == 6 else loss), grads
+
+    model._loss_and_grads = nan_loss_on_call_6
+    opt = RecordingAdam(1e-2)
+    with pytest.raises(vae_np.train.NonFiniteLossError,
+                       match=r"the loss \(nan\) became NaN/inf at epoch 2, step 2 of 4"):
+        fit(model, Xs, epochs=3, batch_size=4, optimizer=opt, seed=0, progress=False)
+    assert opt.t == 5                               # the 6th update never happened
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(v, opt.after[k], err_msg=k)
+
+
+def test_guard_names_the_first_nonfinite_gradient(X):
+    model = VAE(6, [5], 2, seed=0)
+    original = model._loss_and_grads
+    first_enc_W = next(k for k in model.params if k.startswith("enc."))
+
+    def inf_grad(Xb, eps, beta):
+        loss, grads = original(Xb, eps, beta)
+        grads[first_enc_W][0, 0] = np.inf
+        grads["dec.0.b"][0] = np.nan                  # later in the order: not the one named
+        return loss, grads
+
+    model._loss_and_grads = inf_grad
+    before = {k: v.copy() for k, v in model.params.items()}
+    opt = Adam(1e-2)
+    with pytest.raises(vae_np.train.NonFiniteLossError,
+                       match=rf"the gradient of '{first_enc_W}' became NaN/inf at epoch 1, step 1"):
+        fit(model, X, epochs=1, batch_size=4, optimizer=opt, seed=0, progress=False)
+    assert opt.t == 0 and not opt.state             # the optimizer never moved
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
+def test_guard_catches_a_real_divergence(X):
+    """No monkeypatching: an absurd learning rate makes the loss overflow at the second step."""
+    model = VAE(6, [5], 2, likelihood="gaussian", seed=0)
+    opt = RecordingSGD(1e20)
+    with np.errstate(all="ignore"):
+        with pytest.raises(vae_np.train.NonFiniteLossError, match=r"epoch 1, step 2 of 2"):
+            fit(model, X, epochs=2, batch_size=4, optimizer=opt, seed=0, progress=False)
+    for k, v in model.params.items():
+        assert np.isfinite(v).all(), k
+        np.testing.assert_array_equal(v, opt.after[k], err_msg=k)
