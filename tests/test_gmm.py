@@ -114,3 +114,25 @@ def test_clear_errors():
         GaussianMixture(2).fit(np.array([[0.0], [np.nan], [1.0]]))
     with pytest.raises(ValueError, match="features"):
         known_mixture().score(np.zeros((2, 3)))
+
+
+def test_plot_helpers_draw_the_mixture_and_its_components():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vae_np.plotting import plot_density_2d, plot_mixture_1d
+    rng = np.random.default_rng(8)
+    x = np.concatenate([rng.normal(-2, 0.5, 300), rng.normal(2, 0.5, 300)])
+    gmm = GaussianMixture(2).fit(x)
+    ax = plot_mixture_1d(gmm, x)
+    assert len(ax.lines) == 3                      # two components and the mixture
+    # the components add up to the mixture curve
+    comps = ax.lines[0].get_ydata() + ax.lines[1].get_ydata()
+    np.testing.assert_allclose(comps, ax.lines[2].get_ydata(), rtol=1e-10)
+    X, _ = known_mixture().sample(200, rng)
+    ax = plot_density_2d(known_mixture().score_samples, X)
+    assert ax.get_title() == "Density contours"
+    with pytest.raises(ValueError, match="lim"):
+        plot_density_2d(known_mixture().score_samples)
+    plt.close("all")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["image_grid", "plot_images", "plot_reconstructions", "plot_latent_scatter",
-           "plot_manifold", "plot_history", "manifold_grid", "plot_curves", "plot_image_rows"]
+           "plot_manifold", "plot_history", "manifold_grid", "plot_curves", "plot_image_rows",
+           "plot_mixture_1d", "plot_density_2d"]
 
 
 def _axes(ax, figsize=(5, 5)):
@@ -234,4 +235,86 @@ def plot_image_rows(rows, row_labels, title=None, shape=(28, 28), cmap="gray_r",
     ax.set_yticks([(h + 1) * i + h / 2 - 0.5 for i in range(len(rows))])
     ax.set_yticklabels(row_labels)
     ax.tick_params(axis="y", length=0)
+    return ax
+
+
+def plot_mixture_1d(gmm, x, ax=None, bins=60, title="Gaussian mixture fitted by EM",
+                    xlabel="$x$", n_grid=400):
+    """Histogram of 1-D data, the mixture density and its weighted components.
+
+    Parameters
+    ----------
+    gmm : vae_np.gmm.GaussianMixture
+        A fitted mixture of 1-D data.
+    x : ndarray of shape (n,) or (n, 1)
+        The data.
+    bins : int
+    n_grid : int
+        Points at which the curves are evaluated.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Notes
+    -----
+    Component ``k`` is drawn as ``pi_k N(x; mu_k, sigma_k**2)``, so the components add up to the
+    mixture density ``p(x)``.
+    """
+    from .gaussians import normal_logpdf
+    ax = _axes(ax, (7, 4))
+    x = np.asarray(x, dtype=float).reshape(-1)
+    pad = 0.1 * (x.max() - x.min())
+    grid = np.linspace(x.min() - pad, x.max() + pad, n_grid)
+    ax.hist(x, bins=bins, density=True, color="0.8", label="data (histogram)")
+    for k in range(gmm.n_components):
+        comp = gmm.weights_[k] * np.exp(normal_logpdf(grid, gmm.means_[k, 0],
+                                                      np.sqrt(gmm.covariances_[k, 0, 0])))
+        ax.plot(grid, comp, "--", label=f"component {k + 1}: $\\pi_{k + 1}$ = {gmm.weights_[k]:.2f}")
+    ax.plot(grid, np.exp(gmm.score_samples(grid)), "k-", lw=2, label="mixture $p(x)$")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_density_2d(log_density, X=None, ax=None, title="Density contours", n_grid=150,
+                    levels=12, lim=None, s=3, xlabel="$x_1$", ylabel="$x_2$"):
+    """Contours of a 2-D density over a scatter of points.
+
+    Parameters
+    ----------
+    log_density : callable
+        Maps an ndarray of shape (m, 2) to log-densities of shape (m,) (e.g. a fitted
+        ``GaussianMixture.score_samples``).
+    X : ndarray of shape (n, 2), optional
+        Points drawn on top.
+    lim : ((float, float), (float, float)), optional
+        Plot ranges; default: the data's range plus a margin.
+    levels : int
+        Number of contour levels (of the density, not its log).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax, (6, 5))
+    if lim is None:
+        if X is None:
+            raise ValueError("give the plot range lim=((x_lo, x_hi), (y_lo, y_hi)) or data X")
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        pad = 0.15 * (hi - lo)
+        lim = ((lo[0] - pad[0], hi[0] + pad[0]), (lo[1] - pad[1], hi[1] + pad[1]))
+    g1, g2 = np.meshgrid(np.linspace(*lim[0], n_grid), np.linspace(*lim[1], n_grid))
+    dens = np.exp(log_density(np.column_stack([g1.ravel(), g2.ravel()]))).reshape(g1.shape)
+    cs = ax.contour(g1, g2, dens, levels=levels, cmap="viridis")
+    ax.figure.colorbar(cs, ax=ax, label="density")
+    if X is not None:
+        ax.scatter(X[:, 0], X[:, 1], s=s, color="0.4", alpha=0.5, label="data")
+        ax.legend(loc="upper right")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.set_aspect("equal", adjustable="box")
     return ax
