@@ -73,15 +73,19 @@ def load(path):
     FileNotFoundError
         No such file.
     CheckpointError
-        Not a vae_np checkpoint, truncated or corrupted, an unknown version, or arrays that do not
-        match the stored architecture.
+        Not a vae_np checkpoint, truncated or corrupted, an unknown version, an architecture that
+        cannot be rebuilt, arrays that do not match it, or non-finite parameter values.
     """
     from .models import VAE, Autoencoder
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path} holds a single NumPy array (.npy), not a vae_np "
+                                  "checkpoint; checkpoints are written by vae_np.io.save")
+        with data:
             if "__header__" not in data.files:
                 raise CheckpointError(f"{path} is an .npz file but not a vae_np checkpoint "
                                       "(no header); was it written by vae_np.io.save?")
@@ -92,6 +96,8 @@ def load(path):
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
         raise CheckpointError(f"{path} is not a readable vae_np checkpoint (truncated or not an "
                               f".npz file): {e}") from e
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a vae_np checkpoint (its header is not a JSON object)")
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vae_np checkpoint (format {header.get('format')!r})")
     if header.get("version") != VERSION:
@@ -100,7 +106,11 @@ def load(path):
     classes = {"VAE": VAE, "Autoencoder": Autoencoder}
     if header.get("class") not in classes:
         raise CheckpointError(f"{path} stores an unknown model class {header.get('class')!r}")
-    model = classes[header["class"]](**header["config"])
+    try:
+        model = classes[header["class"]](**header["config"])
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: the stored architecture {header.get('config')!r} cannot "
+                              f"be rebuilt: {e}") from e
     if set(arrays) != set(model.params):
         raise CheckpointError(f"{path}: stored arrays {sorted(arrays)} do not match the "
                               f"architecture's parameters {sorted(model.params)}")
@@ -108,5 +118,8 @@ def load(path):
         if arrays[k].shape != p.shape:
             raise CheckpointError(f"{path}: array {k!r} has shape {arrays[k].shape} but the stored "
                                   f"architecture needs {p.shape}")
+        if not np.issubdtype(arrays[k].dtype, np.floating) or not np.isfinite(arrays[k]).all():
+            raise CheckpointError(f"{path}: array {k!r} is not finite floating-point data "
+                                  f"(dtype {arrays[k].dtype}); the checkpoint is damaged")
         p[...] = arrays[k]
     return model
