@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import importlib.resources
 import os
 import struct
@@ -156,10 +157,19 @@ def _download(url, dest, sha256, timeout):
             os.remove(tmp)
 
 
-def _fetch_full(cache_dir, mirrors, timeout):
+def _fetch_full(cache_dir, mirrors, timeout, files=None):
+    files = MNIST_FILES if files is None else dict(files)
+    if set(files) != set(MNIST_FILES):
+        raise ValueError(f"files must map each of {sorted(MNIST_FILES)} to its SHA-256, got "
+                         f"{sorted(files)}")
+    if isinstance(mirrors, (str, bytes)):
+        mirrors = (mirrors,)
+    mirrors = list(mirrors)
+    if not mirrors:
+        raise ValueError("mirrors is empty; give at least one base URL")
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    for name, sha in MNIST_FILES.items():
+    for name, sha in files.items():
         dest = cache_dir / name
         if dest.exists():
             if _sha256(dest) == sha:
@@ -171,13 +181,17 @@ def _fetch_full(cache_dir, mirrors, timeout):
             try:
                 _download(base.rstrip("/") + "/" + name, dest, sha, timeout)
                 break
-            except (urllib.error.URLError, OSError, DatasetError) as e:
+            except (urllib.error.URLError, OSError, http.client.HTTPException,
+                    DatasetError) as e:
                 errors.append(f"{base}: {e}")
         else:
+            urls = "\n  ".join(mirrors[0].rstrip("/") + "/" + f for f in files)
             raise DatasetError(
                 f"could not download {name} from any mirror:\n  " + "\n  ".join(errors) +
-                f"\nIf this machine is offline, download the four files {list(MNIST_FILES)} "
-                f"elsewhere and place them in {cache_dir} (or set VAE_NP_DATA to their folder).")
+                "\nNothing partial was kept. If this machine is offline, download the four files"
+                f"\n  {urls}\non a machine with network access (keep them gzipped and keep the "
+                f"names) and place them in\n  {cache_dir}\n(or set VAE_NP_DATA to their folder); "
+                "their SHA-256 sums, in vae_np.datasets.MNIST_FILES, are checked on load.")
     X_tr = _read_idx(cache_dir / "train-images-idx3-ubyte.gz")
     y_tr = _read_idx(cache_dir / "train-labels-idx1-ubyte.gz")
     X_te = _read_idx(cache_dir / "t10k-images-idx3-ubyte.gz")
@@ -187,7 +201,7 @@ def _fetch_full(cache_dir, mirrors, timeout):
 
 # ------------------------------------------------------------------------------------ public
 def load_mnist(source="embedded", test_size=1000, seed=0, binarize_method=None,
-               cache_dir=None, mirrors=MNIST_MIRRORS, timeout=60.0):
+               cache_dir=None, mirrors=MNIST_MIRRORS, timeout=60.0, files=None):
     """Load MNIST as float32 images in [0, 1], flattened to 784 pixels.
 
     Parameters
@@ -210,6 +224,9 @@ def load_mnist(source="embedded", test_size=1000, seed=0, binarize_method=None,
         Base URLs tried in order for ``"full"``.
     timeout : float
         Seconds before a stalled download is abandoned.
+    files : dict of str -> str, optional
+        SHA-256 sums of the four files (default :data:`MNIST_FILES`); for tests and mirrors
+        of other IDX data sets laid out like MNIST.
 
     Returns
     -------
@@ -223,7 +240,8 @@ def load_mnist(source="embedded", test_size=1000, seed=0, binarize_method=None,
         train, test = _stratified_split(y, test_size, rng)
         X_tr, y_tr, X_te, y_te = X[train], y[train], X[test], y[test]
     elif source == "full":
-        X_tr, y_tr, X_te, y_te = _fetch_full(cache_dir or default_cache_dir(), mirrors, timeout)
+        X_tr, y_tr, X_te, y_te = _fetch_full(cache_dir or default_cache_dir(), mirrors, timeout,
+                                             files)
         perm = rng.permutation(len(X_tr))
         X_tr, y_tr = X_tr[perm], y_tr[perm]
     else:
