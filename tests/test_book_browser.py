@@ -251,7 +251,10 @@ def test_glossary_terms():
                    ("解码器", "decoder"), ("KL 散度", "KL divergence"),
                    ("变分自编码器", "variational autoencoder"), ("先验", "prior")]:
         assert zh in text and en in text, f"the glossary lacks {en} ({zh})"
-    assert "book/glossary" in PAGES, "book/glossary is not in _toc.yml"
+    assert "book/glossary" in (ROOT / "_toc.yml").read_text(encoding="utf-8"), (
+        "book/glossary is not in _toc.yml")
+    assert "{doc}`glossary`" in (ROOT / "book" / "intro.md").read_text(encoding="utf-8"), (
+        "book/intro.md does not link the glossary")
 
 
 # ------------------------------------------------------------------------------------ browser
