@@ -302,3 +302,29 @@ def test_guard_catches_a_real_divergence(X):
     for k, v in model.params.items():
         assert np.isfinite(v).all(), k
         np.testing.assert_array_equal(v, opt.after[k], err_msg=k)
+
+
+class OverflowingSGD(SGD):
+    """An update that overflows (as an absurd learning rate would) at a chosen step."""
+
+    def __init__(self, at_step):
+        super().__init__(1e-3)
+        self.at_step = at_step
+
+    def _update(self, name, p, g):
+        super()._update(name, p, g)
+        if self.t == self.at_step and name.startswith("dec."):
+            p.flat[0] = np.inf
+
+
+@pytest.mark.parametrize("at_step, match", [
+    (2, r"epoch 1, step 3 of 4, because the previous optimizer update made parameter "
+        r"'dec\.0\.W' NaN/inf"),
+    (4, r"parameter 'dec\.0\.W' became NaN/inf in the optimizer update of epoch 1, step 4 of 4"),
+])
+def test_guard_reports_an_overflowing_update_instead_of_returning_garbage(X, at_step, match):
+    model = VAE(6, [5], 2, seed=0)
+    with np.errstate(all="ignore"):
+        with pytest.raises(vae_np.train.NonFiniteLossError, match=match):
+            fit(model, np.tile(X, (2, 1)), epochs=2, batch_size=4,
+                optimizer=OverflowingSGD(at_step), seed=0, progress=False)

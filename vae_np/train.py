@@ -61,6 +61,13 @@ def _first_nonfinite(loss, grads):
     return None
 
 
+def _first_nonfinite_param(params):
+    for name, p in params.items():
+        if not np.isfinite(p).all():
+            return name
+    return None
+
+
 def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True, beta=1.0,
         dynamic_binarization=False):
     """Train ``model`` on ``X`` with minibatches.
@@ -99,6 +106,10 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
     NonFiniteLossError
         If the loss or a gradient is NaN/inf. The message names the epoch, the step and the first
         non-finite quantity; the parameters are left as they were after the last finite step.
+        If an optimizer update itself overflowed (an absurd learning rate), the parameters are
+        no longer finite and cannot be restored: the message names the first such parameter
+        and says so (checked on that failure and after every epoch, so ``fit`` never returns
+        non-finite parameters).
     """
     epochs = check_positive_int(epochs, "epochs")
     if isinstance(optimizer, type) or not callable(getattr(optimizer, "step", None)):
@@ -141,6 +152,13 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
                 loss, grads = model._loss_and_grads(xb, eps, beta)
                 bad = _first_nonfinite(loss, grads)
                 if bad is not None:
+                    broken = _first_nonfinite_param(model.params)
+                    if broken is not None:
+                        raise NonFiniteLossError(
+                            f"{bad} became NaN/inf at epoch {epoch}, step {step} of {steps}, "
+                            f"because the previous optimizer update made parameter {broken!r} "
+                            "NaN/inf (the learning rate is far too large?); the parameters are "
+                            "not finite: reload a checkpoint and lower the learning rate.")
                     raise NonFiniteLossError(
                         f"{bad} became NaN/inf at epoch {epoch}, step {step} of {steps}; the "
                         "parameters are left at the last finite step. Try a smaller learning "
@@ -151,6 +169,13 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
                 bar.update(1)
                 if step == steps or step % 10 == 0:
                     bar.set_postfix(epoch=epoch, loss=f"{loss:.2f}", refresh=False)
+            broken = _first_nonfinite_param(model.params)    # once per epoch: cheap
+            if broken is not None:
+                raise NonFiniteLossError(
+                    f"parameter {broken!r} became NaN/inf in the optimizer update of epoch "
+                    f"{epoch}, step {steps} of {steps} (the learning rate is far too large?); "
+                    "the parameters are not finite: reload a checkpoint and lower the "
+                    "learning rate.")
             history.seconds.append(time.perf_counter() - t0)
             history.epoch.append(epoch)
             for key, value in zip(("loss", "recon", "kl"), sums / n):
