@@ -156,6 +156,8 @@ def test_model_methods_validate(model, X):
         model.elbo(X, rng, batch_size=0)
     with pytest.raises(ValueError, match="must have 6 features"):
         model.encode(np.zeros((2, 7)))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        Autoencoder(6, [5], 2).loss_terms(X, batch_size=0)
 
 
 # ------------------------------------------------------------------------------------ training

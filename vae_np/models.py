@@ -206,6 +206,7 @@ class Autoencoder(_Model):
     def loss_terms(self, X, rng=None, batch_size=1000):
         """Mean reconstruction loss over ``X`` (no noise). Returns dict(loss, recon, kl=0)."""
         X = self._check_X(X)
+        batch_size = check_positive_int(batch_size, "batch_size")
         total = 0.0
         for s in range(0, len(X), batch_size):
             Xb = X[s:s + batch_size]
