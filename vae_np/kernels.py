@@ -469,3 +469,330 @@ def adam_update(p, g, m, v, lr_t, b1, b2, eps_t):
         _adam_update_nb(p, g, m, v, lr_t, b1, b2, t(1) - b1, t(1) - b2, eps_t)
     else:
         adam_update_ref(p, g, m, v, lr_t, b1, b2, eps_t)
+
+
+# --------------------------------------------------------------------------------------------
+# Fused kernels of the training step (used by :mod:`vae_np.fused`).
+#
+# Each works in place on preallocated buffers and also writes the bias gradient (a column sum)
+# in the same pass over memory, so that a training step allocates (almost) nothing. Every one
+# has a NumPy reference (``*_ref``) that computes the same numbers with NumPy operations.
+
+def act_backward_bias_ref(G, Y, act, db):
+    """Reference for :func:`act_backward_bias`."""
+    if act == "relu":
+        G *= Y > 0
+    elif act == "tanh":
+        G *= 1 - Y * Y
+    elif act == "sigmoid":
+        G *= Y * (1 - Y)
+    elif act == "softplus":
+        G *= -np.expm1(-Y)
+    elif act != "identity":
+        raise ValueError(f"unknown activation {act!r}")
+    G.sum(axis=0, out=db)
+    return G
+
+
+@numba.njit(**_JIT)
+def _relu_backward_bias_nb(G, Y, db):
+    n, d = G.shape
+    zero = G.dtype.type(0)
+    for j in range(d):
+        db[j] = zero
+    for i in range(n):
+        for j in range(d):
+            g = G[i, j] if Y[i, j] > zero else zero
+            G[i, j] = g
+            db[j] += g
+    return G
+
+
+@numba.njit(**_JIT)
+def _colsum_nb(G, db):
+    n, d = G.shape
+    for j in range(d):
+        db[j] = G.dtype.type(0)
+    for i in range(n):
+        for j in range(d):
+            db[j] += G[i, j]
+    return db
+
+
+def act_backward_bias(G, Y, act, db):
+    """Backward through ``Y = act(Z)`` in place, plus the bias gradient of the layer before.
+
+    Parameters
+    ----------
+    G : ndarray of shape (n, d)
+        On entry ∂L/∂Y; on exit ∂L/∂Z = ``G * act'(Z)`` (overwritten).
+    Y : ndarray of shape (n, d)
+        The activation's output of the forward pass.
+    act : str
+        Activation name.
+    db : ndarray of shape (d,)
+        Overwritten with ``sum_i ∂L/∂Z[i]`` (the gradient of the bias added before ``act``).
+
+    Returns
+    -------
+    G : ndarray of shape (n, d)
+
+    Notes
+    -----
+    Every derivative is written in terms of the output: relu ``Y > 0``, tanh ``1 - Y**2``,
+    sigmoid ``Y (1 - Y)``, softplus ``sigmoid(Z) = 1 - exp(-Y) = -expm1(-Y)``.
+    """
+    if _use_numba() and act == "relu":
+        _relu_backward_bias_nb(G, Y, db)
+        return G
+    if _use_numba() and act == "identity":
+        _colsum_nb(G, db)
+        return G
+    return act_backward_bias_ref(G, Y, act, db)
+
+
+def bernoulli_nll_grad_bias_ref(A, b, X, scale, E, L, db):
+    """Reference for :func:`bernoulli_nll_grad_bias`."""
+    A += b
+    np.abs(A, out=E)
+    np.negative(E, out=E)
+    np.exp(E, out=E)                                  # exp(-|a|) in (0, 1]
+    np.log1p(E, out=L)
+    inv = 1 / (1 + E)
+    sig = np.where(A >= 0, inv, E * inv)
+    nll = np.maximum(A, 0) - X * A + L
+    np.subtract(sig, X, out=A)
+    A *= scale
+    A.sum(axis=0, out=db)
+    return float(nll.sum())
+
+
+@numba.njit(**_JIT)
+def _bias_negabs_nb(A, b, E):
+    n, d = A.shape
+    for i in range(n):
+        for j in range(d):
+            a = A[i, j] + b[j]
+            A[i, j] = a
+            E[i, j] = -abs(a)
+
+
+@numba.njit(**_JIT)
+def _bce_grad_bias_nb(A, X, E, L, scale, db):
+    # E = exp(-|a|) and L = log1p(E) were computed by NumPy (vectorised SIMD) beforehand.
+    # On exit A holds the gradient and E the per-pixel NLL (summed by NumPy afterwards: a
+    # floating-point reduction inside this loop would stop it from being vectorised).
+    n, d = A.shape
+    zero = A.dtype.type(0)
+    one = A.dtype.type(1)
+    for j in range(d):
+        db[j] = zero
+    for i in range(n):
+        for j in range(d):
+            a = A[i, j]
+            x = X[i, j]
+            e = E[i, j]
+            pos = a if a > zero else zero
+            E[i, j] = pos - x * a + L[i, j]
+            inv = one / (one + e)
+            sig = inv if a >= zero else e * inv
+            g = (sig - x) * scale
+            A[i, j] = g
+            db[j] += g
+
+
+def bernoulli_nll_grad_bias(A, b, X, scale, E, L, db):
+    """Bias, Bernoulli NLL from logits and its gradient, for a whole batch, in place.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, d)
+        On entry ``H @ W`` (logits without the bias); on exit ``scale * (sigmoid(a) - x)``
+        with ``a = H @ W + b``, the gradient w.r.t. the logits.
+    b : ndarray of shape (d,)
+        Bias of the output layer.
+    X : ndarray of shape (n, d)
+        Targets in [0, 1].
+    scale : float
+        Factor of the gradient (``1/n`` for a batch mean).
+    E, L : ndarray of shape (n, d)
+        Scratch buffers.
+    db : ndarray of shape (d,)
+        Overwritten with the bias gradient ``sum_i scale * (sigmoid(a_i) - x_i)``.
+
+    Returns
+    -------
+    nll : float
+        ``sum_ij softplus(a_ij) - x_ij a_ij`` over the whole batch (not divided by ``n``).
+
+    Notes
+    -----
+    ``softplus(a) = max(a, 0) + log1p(exp(-|a|))``; ``sigmoid(a)`` comes from the same
+    ``exp(-|a|)``, so no exponential of a positive number is ever taken.
+    """
+    t = A.dtype.type
+    if not _use_numba():
+        return bernoulli_nll_grad_bias_ref(A, b, X, t(scale), E, L, db)
+    _bias_negabs_nb(A, b, E)
+    np.exp(E, out=E)
+    np.log1p(E, out=L)
+    _bce_grad_bias_nb(A, X, E, L, t(scale), db)
+    return float(E.sum())
+
+
+def reparam_kl_ref(H, eps, S, Z):
+    """Reference for :func:`reparam_kl`."""
+    k = eps.shape[1]
+    mu, logvar = H[:, :k], H[:, k:]
+    np.multiply(logvar, H.dtype.type(0.5), out=S)
+    np.exp(S, out=S)
+    np.multiply(S, eps, out=Z)
+    Z += mu
+    return float(0.5 * (S * S + mu * mu - 1 - logvar).sum(dtype=np.float64))
+
+
+@numba.njit(**_JIT)
+def _half_logvar_nb(H, S):
+    n, k = S.shape
+    half = H.dtype.type(0.5)
+    for i in range(n):
+        for j in range(k):
+            S[i, j] = H[i, k + j] * half
+
+
+@numba.njit(**_JIT)
+def _reparam_kl_nb(H, eps, S, Z):
+    n, k = S.shape
+    one = H.dtype.type(1)
+    acc = 0.0
+    for i in range(n):
+        for j in range(k):
+            mu = H[i, j]
+            s = S[i, j]
+            Z[i, j] = mu + s * eps[i, j]
+            acc += s * s + mu * mu - one - H[i, k + j]
+    return 0.5 * acc
+
+
+def reparam_kl(H, eps, S, Z):
+    """Reparameterized sample and the KL term, from the encoder output, into buffers.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n, 2k)
+        Encoder output: ``mu = H[:, :k]``, ``logvar = H[:, k:]``.
+    eps : ndarray of shape (n, k)
+        Standard normal noise.
+    S : ndarray of shape (n, k)
+        Overwritten with ``std = exp(0.5 * logvar)`` (kept for the backward pass).
+    Z : ndarray of shape (n, k)
+        Overwritten with ``z = mu + std * eps``.
+
+    Returns
+    -------
+    kl : float
+        ``0.5 * sum_ij (std**2 + mu**2 - 1 - logvar)`` over the batch (not divided by ``n``),
+        accumulated in float64.
+    """
+    if not _use_numba():
+        return reparam_kl_ref(H, eps, S, Z)
+    _half_logvar_nb(H, S)
+    np.exp(S, out=S)
+    return float(_reparam_kl_nb(H, eps, S, Z))
+
+
+def reparam_backward_bias_ref(dz, eps, S, H, beta_scale, dH, db):
+    """Reference for :func:`reparam_backward_bias`."""
+    k = eps.shape[1]
+    t = H.dtype.type
+    dmu, dlogvar = dH[:, :k], dH[:, k:]
+    np.multiply(H[:, :k], t(beta_scale), out=dmu)
+    dmu += dz
+    np.multiply(S, S, out=dlogvar)
+    dlogvar -= 1
+    dlogvar *= t(beta_scale) * t(0.5)
+    dlogvar += t(0.5) * dz * eps * S
+    dH.sum(axis=0, out=db)
+    return dH
+
+
+@numba.njit(**_JIT)
+def _reparam_backward_bias_nb(dz, eps, S, H, beta_scale, dH, db):
+    n, k = S.shape
+    half = H.dtype.type(0.5)
+    one = H.dtype.type(1)
+    for j in range(2 * k):
+        db[j] = H.dtype.type(0)
+    for i in range(n):
+        for j in range(k):
+            s = S[i, j]
+            g = dz[i, j]
+            dmu = g + beta_scale * H[i, j]
+            dlv = beta_scale * half * (s * s - one) + half * g * eps[i, j] * s
+            dH[i, j] = dmu
+            dH[i, k + j] = dlv
+            db[j] += dmu
+            db[k + j] += dlv
+    return dH
+
+
+def reparam_backward_bias(dz, eps, S, H, beta_scale, dH, db):
+    """Gradient w.r.t. the encoder output of ``f(z) + beta_scale * KL``, and its bias gradient.
+
+    Parameters
+    ----------
+    dz : ndarray of shape (n, k)
+        ∂f/∂z from the decoder.
+    eps, S : ndarray of shape (n, k)
+        The noise and ``std = exp(0.5*logvar)`` of the forward pass.
+    H : ndarray of shape (n, 2k)
+        Encoder output (``mu`` then ``logvar``).
+    beta_scale : float
+        ``beta / n``.
+    dH : ndarray of shape (n, 2k)
+        Overwritten with ``[dmu, dlogvar]``.
+    db : ndarray of shape (2k,)
+        Overwritten with the column sums of ``dH`` (the last encoder bias gradient).
+
+    Returns
+    -------
+    dH : ndarray of shape (n, 2k)
+
+    Notes
+    -----
+    ``dmu = dz + beta_scale*mu``; ``dlogvar = 0.5*dz*eps*std + beta_scale*0.5*(std**2 - 1)``.
+    """
+    if not _use_numba():
+        return reparam_backward_bias_ref(dz, eps, S, H, beta_scale, dH, db)
+    return _reparam_backward_bias_nb(dz, eps, S, H, H.dtype.type(beta_scale), dH, db)
+
+
+@numba.njit(**_JIT)
+def _any_nonfinite_nb(bits, mask):
+    # An IEEE float is inf or NaN exactly when all its exponent bits are set. Integer work,
+    # so the loop vectorises (a float reduction would not, without reassociation).
+    found = 0
+    for i in range(bits.size):
+        found |= (bits[i] & mask) == mask
+    return found
+
+
+_EXP_MASKS = {np.dtype(np.float32): (np.int32, 0x7F800000),
+              np.dtype(np.float64): (np.int64, 0x7FF0000000000000)}
+
+
+def all_finite(a):
+    """``np.isfinite(a).all()`` without a temporary boolean array.
+
+    Parameters
+    ----------
+    a : ndarray of any shape, float32 or float64
+
+    Returns
+    -------
+    bool
+    """
+    if not _use_numba() or a.dtype not in _EXP_MASKS or not a.flags.c_contiguous:
+        return bool(np.isfinite(a).all())
+    itype, mask = _EXP_MASKS[a.dtype]
+    return not _any_nonfinite_nb(a.reshape(-1).view(itype), itype(mask))

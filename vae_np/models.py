@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from . import fused, kernels
 from ._validation import (check_array, check_positive_float, check_positive_int, check_rng,
                           check_sizes)
 from .layers import MLP, ACTIVATION_NAMES
@@ -353,6 +353,10 @@ class VAE(_Model):
         return self._loss_and_grads(X, eps, beta)
 
     def _loss_and_grads(self, X, eps, beta=1.0):
+        if kernels.get_backend() == "numba" and fused.supports(self):
+            # Same numbers, computed with preallocated buffers and fused kernels (the speed
+            # appendix); the layer-by-layer code below is the reference ("numpy" backend).
+            return fused.vae_loss_and_grads(self, X, eps, beta)
         n = X.shape[0]
         mu, logvar = self._encode(X)
         z, std = kernels.reparameterize(mu, logvar, eps)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from . import kernels
 from ._validation import check_array, check_positive_int
 
 __all__ = ["History", "fit", "NonFiniteLossError"]
@@ -56,7 +57,7 @@ def _first_nonfinite(loss, grads):
     if not math.isfinite(loss):
         return f"the loss ({loss})"
     for name, g in grads.items():
-        if not np.isfinite(g).all():
+        if not kernels.all_finite(g):  # no temporary boolean array per step
             return f"the gradient of {name!r}"
     return None
 

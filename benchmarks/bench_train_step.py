@@ -1,0 +1,355 @@
+"""Training-step speed of the 784-400-20 VAE: vae_np (numba), vae_np (NumPy), PyTorch eager CPU.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_train_step.py                  # 2 threads and 1 thread, 5 rounds
+    python benchmarks/bench_train_step.py --threads 1 --rounds 7 --json out.json
+
+What one "step" is, for every variant (the same model, batch and work):
+draw the batch's rows from a 60,000 x 784 float32 array of random binary pixels by an index
+permutation (into a preallocated batch buffer), draw eps ~ N(0, I) of shape (128, 20), compute
+the negative ELBO (Bernoulli NLL from logits, summed over pixels, + analytic KL, mean over the
+batch) and its gradients, and apply one Adam step (lr 1e-3) to all parameters. vae_np also
+checks that the loss and every gradient are finite (as ``vae_np.fit`` does); PyTorch does not.
+
+Variants:
+
+* ``vae_np numba``: ``kernels.backend("numba")`` -- the fused step of ``vae_np.fused``.
+* ``vae_np numpy``: ``kernels.backend("numpy")`` -- the layer-by-layer reference path.
+* ``vae_np fused+numpy``: the fused step's structure (buffers, no input gradient) with the NumPy
+  reference kernels: separates what the buffers buy from what the numba kernels buy.
+* ``torch eager``: ``torch.nn`` model, ``binary_cross_entropy_with_logits``, ``torch.optim.Adam``,
+  ``torch.set_num_threads(threads)``; only if torch is importable (not a project dependency).
+* ``gemm only``: just the 11 GEMMs of one step (``np.matmul`` into buffers): the ceiling.
+* ``gemm peak``: a 1024^3 float32 GEMM with NumPy's BLAS (and with torch when available): the
+  machine's float32 GEMM peak, taken as the larger of the two.
+
+Each thread count runs in its own subprocess (BLAS thread pools are sized at import) with
+``OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = MKL_NUM_THREADS = threads``. Inside it, after a warm-up
+run of each variant, the variants run one after another in rounds (interleaved, so a burst of
+load from other processes hits all of them alike); the report gives each variant's median over
+the rounds of steps/s, its GEMM GFLOP/s (exact GEMM FLOPs of a step divided by the step time)
+and fraction of the measured peak, and the ratios between variants.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+D, H, K, BATCH, N_DATA = 784, 400, 20, 128, 60_000
+
+
+def gemm_shapes(n=BATCH, d=D, h=H, k=K):
+    """(m, kdim, ncols) of every GEMM in one training step (forward, then backward).
+
+    The input gradient of the first layer is not needed, so it is not computed (PyTorch skips it
+    too, since the data does not require grad).
+    """
+    fwd = [(n, d, h), (n, h, 2 * k), (n, k, h), (n, h, d)]
+    bwd = [(h, n, d), (n, d, h),            # decoder output layer: dW, dX
+           (k, n, h), (n, h, k),            # decoder hidden layer: dW, dX (= dz)
+           (h, n, 2 * k), (n, 2 * k, h),    # encoder output layer: dW, dX
+           (d, n, h)]                       # encoder hidden layer: dW only
+    return fwd + bwd
+
+
+def step_flops(n=BATCH):
+    """Exact GEMM floating-point operations (2 per multiply-add) of one step."""
+    return sum(2 * a * b * c for a, b, c in gemm_shapes(n))
+
+
+# ------------------------------------------------------------------------------------ variants
+def make_data(seed=0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    return (rng.random((N_DATA, D), dtype=np.float32) < 0.5).astype(np.float32)
+
+
+def vae_np_runner(X, backend, fused_numpy=False, seed=0):
+    """Return ``run(steps)`` that trains a vae_np VAE for ``steps`` steps exactly as ``fit`` does."""
+    import numpy as np
+    import vae_np
+    from vae_np import fused, kernels
+    from vae_np.train import _first_nonfinite
+
+    model = vae_np.VAE(D, [H], K, seed=seed)
+    opt = vae_np.Adam(lr=1e-3)
+    rng = np.random.default_rng(seed)
+    Xb = np.empty((BATCH, D), dtype=np.float32)
+    state = {"order": rng.permutation(N_DATA), "pos": 0}
+    step_fn = (lambda xb, eps: fused.vae_loss_and_grads(model, xb, eps, 1.0)) if fused_numpy \
+        else (lambda xb, eps: model._loss_and_grads(xb, eps, 1.0))
+
+    def run(steps):
+        with kernels.backend(backend):
+            for _ in range(steps):
+                if state["pos"] + BATCH > N_DATA:
+                    state["order"], state["pos"] = rng.permutation(N_DATA), 0
+                idx = state["order"][state["pos"]:state["pos"] + BATCH]
+                state["pos"] += BATCH
+                np.take(X, idx, axis=0, out=Xb)
+                eps = rng.standard_normal((BATCH, K), dtype=np.float32)
+                loss, grads = step_fn(Xb, eps)
+                if _first_nonfinite(loss, grads) is not None:
+                    raise FloatingPointError("non-finite loss or gradient")
+                opt.step(model.params, grads)
+        return loss
+    return run
+
+
+def torch_runner(X, threads, seed=0):
+    """Return ``run(steps)`` training the same VAE with PyTorch eager mode on the CPU."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+
+    class TorchVAE(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.e1, self.e2 = torch.nn.Linear(D, H), torch.nn.Linear(H, 2 * K)
+            self.d1, self.d2 = torch.nn.Linear(K, H), torch.nn.Linear(H, D)
+
+        def forward(self, x, eps):
+            mu, logvar = self.e2(F.relu(self.e1(x))).chunk(2, dim=1)
+            std = torch.exp(0.5 * logvar)
+            z = mu + std * eps
+            logits = self.d2(F.relu(self.d1(z)))
+            n = x.shape[0]
+            rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
+            kl = 0.5 * (std * std + mu * mu - 1 - logvar).sum() / n
+            return rec + kl
+
+    model = TorchVAE()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    Xt = torch.from_numpy(X)                                 # shares memory, no copy
+    xb = torch.empty((BATCH, D), dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    state = {"order": torch.from_numpy(rng.permutation(N_DATA)), "pos": 0}
+
+    def run(steps):
+        for _ in range(steps):
+            if state["pos"] + BATCH > N_DATA:
+                state["order"], state["pos"] = torch.from_numpy(rng.permutation(N_DATA)), 0
+            idx = state["order"][state["pos"]:state["pos"] + BATCH]
+            state["pos"] += BATCH
+            torch.index_select(Xt, 0, idx, out=xb)
+            eps = torch.randn((BATCH, K), generator=gen)
+            opt.zero_grad(set_to_none=True)
+            loss = model(xb, eps)
+            loss.backward()
+            opt.step()
+        return float(loss)
+    return run
+
+
+def gemm_only_runner():
+    """Return ``run(steps)`` doing only the GEMMs of a step, into preallocated outputs."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    ops = []
+    for m, kk, c in gemm_shapes():
+        a = rng.standard_normal((m, kk), dtype=np.float32)
+        b = rng.standard_normal((kk, c), dtype=np.float32)
+        ops.append((a, b, np.empty((m, c), np.float32)))
+
+    def run(steps):
+        for _ in range(steps):
+            for a, b, out in ops:
+                np.matmul(a, b, out=out)
+    return run
+
+
+def peak_runner(use_torch=False, size=1024):
+    """Return ``run(reps)`` doing ``reps`` float32 GEMMs of size^3, and the FLOPs of one."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+    if use_torch:
+        import torch
+        ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+
+        def run(reps):
+            for _ in range(reps):
+                torch.mm(ta, tb, out=tout)
+    else:
+        def run(reps):
+            for _ in range(reps):
+                np.matmul(a, b, out=out)
+    return run, 2 * size ** 3
+
+
+# ------------------------------------------------------------------------------------ measuring
+def measure(threads, rounds, steps, include_torch, include_fused_numpy=True):
+    """Interleaved timings in the current process (BLAS threads already fixed by the env)."""
+    import numpy as np
+    X = make_data()
+    variants = {"vae_np numba": vae_np_runner(X, "numba"),
+                "vae_np numpy": vae_np_runner(X, "numpy")}
+    if include_fused_numpy:
+        variants["vae_np fused+numpy"] = vae_np_runner(X, "numpy", fused_numpy=True)
+    have_torch = False
+    if include_torch:
+        try:
+            import torch  # noqa: F401
+            have_torch = True
+        except ImportError:
+            print("torch is not importable: skipping the PyTorch variant", file=sys.stderr)
+    if have_torch:
+        variants["torch eager"] = torch_runner(X, threads)
+    variants["gemm only"] = gemm_only_runner()
+    peaks = {"numpy": peak_runner(False)}
+    if have_torch:
+        peaks["torch"] = peak_runner(True)
+
+    steps_per = {name: steps for name in variants}
+    steps_per["vae_np numpy"] = max(10, steps // 3)   # slower: keep each run's length similar
+    steps_per["vae_np fused+numpy"] = max(10, steps // 2)
+    peak_reps = 20
+
+    for name, run in variants.items():               # warm-up: JIT compilation, buffers, caches
+        run(max(5, steps_per[name] // 4))
+    for run, _ in peaks.values():
+        run(3)
+
+    rates = {name: [] for name in variants}
+    peak_rates = {name: [] for name in peaks}
+    names = list(variants)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]   # rotate the starting variant
+        for name in order:
+            t0 = time.perf_counter()
+            variants[name](steps_per[name])
+            rates[name].append(steps_per[name] / (time.perf_counter() - t0))
+        for pname, (run, flops) in peaks.items():
+            t0 = time.perf_counter()
+            run(peak_reps)
+            peak_rates[pname].append(peak_reps * flops / (time.perf_counter() - t0) / 1e9)
+    return {"threads": threads, "rounds": rounds, "steps_per_run": steps_per,
+            "steps_per_s": rates, "peak_gflops": peak_rates, "step_gemm_flops": step_flops(),
+            "numpy_version": np.__version__}
+
+
+def summarize(res):
+    """Medians, GFLOP/s, fractions of the peak, ratios."""
+    med = {k: statistics.median(v) for k, v in res["steps_per_s"].items()}
+    peak_each = {k: statistics.median(v) for k, v in res["peak_gflops"].items()}
+    peak = max(peak_each.values())
+    flops = res["step_gemm_flops"]
+    rows = []
+    for name, sps in med.items():
+        vals = res["steps_per_s"][name]
+        rows.append(dict(variant=name, median=sps, lo=min(vals), hi=max(vals),
+                         ms=1e3 / sps, gflops=sps * flops / 1e9,
+                         peak_fraction=sps * flops / 1e9 / peak))
+    ratios = {}
+    if "vae_np numba" in med:
+        for other in ("torch eager", "vae_np numpy", "vae_np fused+numpy", "gemm only"):
+            if other in med:
+                ratios[f"vae_np numba / {other}"] = med["vae_np numba"] / med[other]
+    return dict(threads=res["threads"], rows=rows, peak_gflops=peak_each, peak=peak,
+                ratios=ratios)
+
+
+def print_summary(s):
+    print(f"\n== {s['threads']} thread(s); float32 GEMM peak "
+          + ", ".join(f"{k} {v:.1f}" for k, v in s["peak_gflops"].items())
+          + f" GFLOP/s -> peak {s['peak']:.1f} GFLOP/s")
+    print(f"{'variant':22s} {'steps/s':>9s} {'(min-max)':>15s} {'ms/step':>8s} "
+          f"{'GEMM GFLOP/s':>12s} {'of peak':>8s}")
+    for r in s["rows"]:
+        print(f"{r['variant']:22s} {r['median']:9.1f} {r['lo']:7.1f}-{r['hi']:<7.1f} "
+              f"{r['ms']:8.2f} {r['gflops']:12.1f} {r['peak_fraction']:8.1%}")
+    for k, v in s["ratios"].items():
+        print(f"  {k:36s} {v:6.2f}x")
+
+
+def machine_info():
+    import numpy as np
+    info = {"date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]
+        info["blas"] = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # pragma: no cover - older NumPy
+        info["blas"] = "unknown"
+    try:
+        import numba
+        info["numba"] = numba.__version__
+    except ImportError:
+        pass
+    try:
+        import torch
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    try:
+        info["loadavg_at_start"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--threads", default="2,1", help="comma-separated BLAS/torch thread counts")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians over them)")
+    p.add_argument("--steps", type=int, default=60, help="training steps per timed run")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch variant")
+    p.add_argument("--json", help="also write the raw timings and summaries to this file")
+    p.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.child is not None:
+        res = measure(a.child, a.rounds, a.steps, not a.no_torch)
+        print(json.dumps(res))
+        return
+    out = {"machine": machine_info(), "command": " ".join([os.path.basename(sys.executable),
+                                                           *sys.argv]), "runs": []}
+    print(json.dumps(out["machine"]))
+    for t in (int(s) for s in a.threads.split(",")):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t),
+                   MKL_NUM_THREADS=str(t))
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", str(t),
+               "--rounds", str(a.rounds), "--steps", str(a.steps)] + (["--no-torch"] if a.no_torch else [])
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr)
+            raise SystemExit(f"benchmark child for {t} thread(s) failed")
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        s = summarize(res)
+        print_summary(s)
+        out["runs"].append({"raw": res, "summary": s})
+    try:
+        out["machine"]["loadavg_at_end"] = os.getloadavg()
+    except OSError:
+        pass
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
+        print(f"\nwrote {a.json}")
+
+
+if __name__ == "__main__":
+    main()
