@@ -28,8 +28,11 @@ Each thread count runs in its own subprocess (BLAS thread pools are sized at imp
 ``OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = MKL_NUM_THREADS = threads``. Inside it, after a warm-up
 run of each variant, the variants run one after another in rounds (interleaved, so a burst of
 load from other processes hits all of them alike); the report gives each variant's median over
-the rounds of steps/s, its GEMM GFLOP/s (exact GEMM FLOPs of a step divided by the step time)
-and fraction of the measured peak, and the ratios between variants.
+the rounds of steps/s (wall clock), its GEMM GFLOP/s (exact GEMM FLOPs of a step divided by the step time)
+and fraction of the measured peak, and the ratios between variants. The last column, steps per
+second of *process CPU time*, is for reading runs on a loaded machine: with 1 thread it is close
+to what an idle machine would give (time spent descheduled is not counted); with 2 threads it
+also counts the time BLAS/OpenMP workers spin, so it is not comparable across variants.
 """
 from __future__ import annotations
 
@@ -46,18 +49,19 @@ import time
 D, H, K, BATCH, N_DATA = 784, 400, 20, 128, 60_000
 
 
-def gemm_shapes(n=BATCH, d=D, h=H, k=K):
+def gemm_shapes(n=BATCH, d=D, h=H, k=K, layout=False):
     """(m, kdim, ncols) of every GEMM in one training step (forward, then backward).
 
     The input gradient of the first layer is not needed, so it is not computed (PyTorch skips it
-    too, since the data does not require grad).
+    too, since the data does not require grad). With ``layout=True`` each tuple also says which
+    operand is a transposed view: "A" for ``dW = X.T @ dZ``, "B" for ``dX = dZ @ W.T``.
     """
-    fwd = [(n, d, h), (n, h, 2 * k), (n, k, h), (n, h, d)]
-    bwd = [(h, n, d), (n, d, h),            # decoder output layer: dW, dX
-           (k, n, h), (n, h, k),            # decoder hidden layer: dW, dX (= dz)
-           (h, n, 2 * k), (n, 2 * k, h),    # encoder output layer: dW, dX
-           (d, n, h)]                       # encoder hidden layer: dW only
-    return fwd + bwd
+    fwd = [(n, d, h, ""), (n, h, 2 * k, ""), (n, k, h, ""), (n, h, d, "")]
+    bwd = [(h, n, d, "A"), (n, d, h, "B"),            # decoder output layer: dW, dX
+           (k, n, h, "A"), (n, h, k, "B"),            # decoder hidden layer: dW, dX (= dz)
+           (h, n, 2 * k, "A"), (n, 2 * k, h, "B"),    # encoder output layer: dW, dX
+           (d, n, h, "A")]                            # encoder hidden layer: dW only
+    return [s if layout else s[:3] for s in fwd + bwd]
 
 
 def step_flops(n=BATCH):
@@ -154,13 +158,16 @@ def torch_runner(X, threads, seed=0):
 
 
 def gemm_only_runner():
-    """Return ``run(steps)`` doing only the GEMMs of a step, into preallocated outputs."""
+    """Return ``run(steps)`` doing only the GEMMs of a step (same operand layouts as the fused
+    step: transposed views where it has them), into preallocated outputs."""
     import numpy as np
     rng = np.random.default_rng(0)
     ops = []
-    for m, kk, c in gemm_shapes():
-        a = rng.standard_normal((m, kk), dtype=np.float32)
-        b = rng.standard_normal((kk, c), dtype=np.float32)
+    for m, kk, c, trans in gemm_shapes(layout=True):
+        a = rng.standard_normal((kk, m), dtype=np.float32).T if trans == "A" else \
+            rng.standard_normal((m, kk), dtype=np.float32)
+        b = rng.standard_normal((c, kk), dtype=np.float32).T if trans == "B" else \
+            rng.standard_normal((kk, c), dtype=np.float32)
         ops.append((a, b, np.empty((m, c), np.float32)))
 
     def run(steps):
@@ -225,20 +232,22 @@ def measure(threads, rounds, steps, include_torch, include_fused_numpy=True):
         run(3)
 
     rates = {name: [] for name in variants}
+    cpu_rates = {name: [] for name in variants}
     peak_rates = {name: [] for name in peaks}
     names = list(variants)
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]   # rotate the starting variant
         for name in order:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             variants[name](steps_per[name])
             rates[name].append(steps_per[name] / (time.perf_counter() - t0))
+            cpu_rates[name].append(steps_per[name] / (time.process_time() - c0))
         for pname, (run, flops) in peaks.items():
             t0 = time.perf_counter()
             run(peak_reps)
             peak_rates[pname].append(peak_reps * flops / (time.perf_counter() - t0) / 1e9)
     return {"threads": threads, "rounds": rounds, "steps_per_run": steps_per,
-            "steps_per_s": rates, "peak_gflops": peak_rates, "step_gemm_flops": step_flops(),
+            "steps_per_s": rates, "steps_per_cpu_s": cpu_rates, "peak_gflops": peak_rates, "step_gemm_flops": step_flops(),
             "numpy_version": np.__version__}
 
 
@@ -251,7 +260,8 @@ def summarize(res):
     rows = []
     for name, sps in med.items():
         vals = res["steps_per_s"][name]
-        rows.append(dict(variant=name, median=sps, lo=min(vals), hi=max(vals),
+        cpu = statistics.median(res["steps_per_cpu_s"][name])
+        rows.append(dict(variant=name, median=sps, lo=min(vals), hi=max(vals), cpu=cpu,
                          ms=1e3 / sps, gflops=sps * flops / 1e9,
                          peak_fraction=sps * flops / 1e9 / peak))
     ratios = {}
@@ -268,10 +278,10 @@ def print_summary(s):
           + ", ".join(f"{k} {v:.1f}" for k, v in s["peak_gflops"].items())
           + f" GFLOP/s -> peak {s['peak']:.1f} GFLOP/s")
     print(f"{'variant':22s} {'steps/s':>9s} {'(min-max)':>15s} {'ms/step':>8s} "
-          f"{'GEMM GFLOP/s':>12s} {'of peak':>8s}")
+          f"{'GEMM GFLOP/s':>12s} {'of peak':>8s} {'steps/CPU-s':>11s}")
     for r in s["rows"]:
         print(f"{r['variant']:22s} {r['median']:9.1f} {r['lo']:7.1f}-{r['hi']:<7.1f} "
-              f"{r['ms']:8.2f} {r['gflops']:12.1f} {r['peak_fraction']:8.1%}")
+              f"{r['ms']:8.2f} {r['gflops']:12.1f} {r['peak_fraction']:8.1%} {r['cpu']:11.1f}")
     for k, v in s["ratios"].items():
         print(f"  {k:36s} {v:6.2f}x")
 
