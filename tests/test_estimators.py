@@ -127,3 +127,26 @@ def test_sgvb_rejects_unknown_estimator(vae64):
     model, X, eps = vae64
     with pytest.raises(ValueError, match="'A' or 'B'"):
         est.sgvb_loss_and_grads(model, X, eps, "C")
+
+
+def test_sgvb_variance_matches_direct_computation(vae64):
+    model, X, _ = vae64
+    values, grad_var = est.sgvb_variance(model, X, 5, np.random.default_rng(9))
+    rng = np.random.default_rng(9)
+    for e in ("A", "B"):
+        assert values[e].shape == (5, len(X))
+    stacks = {"A": [], "B": []}
+    for _ in range(5):
+        eps = rng.standard_normal((len(X), model.latent_dim))
+        t = est.sgvb_terms(model, X, eps)
+        np.testing.assert_allclose(values["B"][_], t["B"], rtol=1e-12)
+        for e in ("A", "B"):
+            g = est.sgvb_loss_and_grads(model, X, eps, e)[1]
+            stacks[e].append(np.concatenate([g[k].ravel() for k in model.params if k.startswith("enc.")]))
+    for e in ("A", "B"):
+        direct = np.array(stacks[e]).var(axis=0, ddof=1).sum()
+        assert abs(grad_var[e] - direct) < 1e-9 * max(1.0, direct)
+    with pytest.raises(ValueError, match="at least 2"):
+        est.sgvb_variance(model, X, 1, rng)
+    with pytest.raises(ValueError, match="no parameter"):
+        est.sgvb_variance(model, X, 2, rng, prefix="nope")

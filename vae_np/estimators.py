@@ -25,7 +25,7 @@ from .losses import (bernoulli_log_prob, gaussian_log_prob, kl_normal_std_per_ex
                      log_normal_diag, log_normal_std)
 
 __all__ = ["mean_and_stderr", "gaussian_score", "score_function_gradient", "pathwise_gradient",
-           "exponential_reparam", "sgvb_terms", "sgvb_loss_and_grads"]
+           "exponential_reparam", "sgvb_terms", "sgvb_loss_and_grads", "sgvb_variance"]
 
 ESTIMATORS = ("A", "B")
 
@@ -269,3 +269,56 @@ def sgvb_loss_and_grads(model, X, eps, estimator="B"):
     loss = recon + kl_mc
     model.terms = {"loss": loss, "recon": recon, "kl": kl_mc}
     return loss, grads
+
+
+def sgvb_variance(model, X, n_draws, rng, prefix="enc."):
+    """Spread of the SGVB estimators A and B over repeated noise draws, for a fixed batch.
+
+    Parameters
+    ----------
+    model : vae_np.VAE
+    X : ndarray of shape (n, input_dim)
+        A fixed batch.
+    n_draws : int
+        Independent draws of ``eps`` of shape (n, latent_dim) (at least 2).
+    rng : numpy.random.Generator
+    prefix : str
+        Which gradients to measure: parameter names starting with it (default the encoder's,
+        the only ones where A and B differ).
+
+    Returns
+    -------
+    values : dict of {"A", "B"} -> ndarray of shape (n_draws, n)
+        Each draw's per-example ELBO estimate (float64).
+    grad_var : dict of {"A", "B"} -> float
+        Total variance of the batch gradient: the sample variance (``ddof=1``) over the draws of
+        every selected gradient entry, summed over the entries.
+
+    Notes
+    -----
+    The same ``eps`` is used for A and B in each draw. Running sums of the gradients and of their
+    squares (in float64) keep memory at two copies of the parameters.
+    """
+    from ._validation import check_positive_int
+    n_draws = check_positive_int(n_draws, "n_draws")
+    if n_draws < 2:
+        raise ValueError("n_draws must be at least 2 to estimate a variance")
+    keys = [key for key in model.params if key.startswith(prefix)]
+    if not keys:
+        raise ValueError(f"no parameter name starts with {prefix!r}; names are {list(model.params)}")
+    values = {e: [] for e in ESTIMATORS}
+    g_sum = {e: {key: 0.0 for key in keys} for e in ESTIMATORS}
+    g_sq = {e: {key: 0.0 for key in keys} for e in ESTIMATORS}
+    for _ in range(n_draws):
+        eps = rng.standard_normal((len(X), model.latent_dim), dtype=model.dtype)
+        terms = sgvb_terms(model, X, eps)
+        for e in ESTIMATORS:
+            values[e].append(terms[e])
+            _, grads = sgvb_loss_and_grads(model, X, eps, e)
+            for key in keys:
+                g = grads[key].astype(np.float64)
+                g_sum[e][key] = g_sum[e][key] + g
+                g_sq[e][key] = g_sq[e][key] + g * g
+    grad_var = {e: float(sum(((g_sq[e][k] - g_sum[e][k] ** 2 / n_draws) / (n_draws - 1)).sum()
+                             for k in keys)) for e in ESTIMATORS}
+    return {e: np.array(v) for e, v in values.items()}, grad_var
