@@ -286,6 +286,27 @@ def print_summary(s):
         print(f"  {k:36s} {v:6.2f}x")
 
 
+def markdown_report(out):
+    """Markdown tables (for benchmarks/README.md) from the JSON written with ``--json``."""
+    m = out["machine"]
+    lines = [f"Measured {m['date_utc']} UTC; {m['cores']} cores ({m['cpu']}); {m['blas']}; "
+             f"NumPy {m['numpy']}, numba {m.get('numba')}, torch {m.get('torch')}, Python "
+             f"{m['python']}; load average at start {m.get('loadavg_at_start', ['?'])[0]:.1f}, "
+             f"at end {m.get('loadavg_at_end', ['?'])[0]:.1f}; command `{out['command']}`.", ""]
+    for run in out["runs"]:
+        s = run["summary"]
+        lines += [f"**{s['threads']} thread(s)** -- float32 GEMM peak " + ", ".join(
+            f"{k} {v:.1f}" for k, v in s["peak_gflops"].items()) + " GFLOP/s (medians)", "",
+            "| variant | steps/s (median) | min-max | ms/step | GEMM GFLOP/s | of peak | "
+            "steps per CPU-second |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in s["rows"]:
+            lines.append(f"| {r['variant']} | {r['median']:.1f} | {r['lo']:.0f}-{r['hi']:.0f} | "
+                         f"{r['ms']:.2f} | {r['gflops']:.1f} | {r['peak_fraction']:.0%} | "
+                         f"{r['cpu']:.1f} |")
+        lines += [""] + [f"- {k}: **{v:.2f}x**" for k, v in s["ratios"].items()] + [""]
+    return "\n".join(lines)
+
+
 def machine_info():
     import numpy as np
     info = {"date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
@@ -329,8 +350,13 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=60, help="training steps per timed run")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch variant")
     p.add_argument("--json", help="also write the raw timings and summaries to this file")
+    p.add_argument("--report", help="print Markdown tables from a JSON file written by --json")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.report:
+        with open(a.report) as f:
+            print(markdown_report(json.load(f)))
+        return
     if a.child is not None:
         res = measure(a.child, a.rounds, a.steps, not a.no_torch)
         print(json.dumps(res))

@@ -12,6 +12,7 @@ Public API (each module has one concept):
 * :mod:`vae_np.plotting` — image grids, latent scatter, 2-D manifold, loss curves
 * :mod:`vae_np.io` — ``save``, ``load`` (checkpoints)
 * :mod:`vae_np.kernels` — numba kernels with NumPy references
+* :mod:`vae_np.fused` — the VAE training step with fused kernels and reusable buffers
 * :mod:`vae_np.gaussians` — univariate and multivariate Gaussian log-densities, sampling
 * :mod:`vae_np.gmm` — ``GaussianMixture`` fitted with EM
 * :mod:`vae_np.pca` — ``PCA`` via the SVD
@@ -25,6 +26,7 @@ from . import datasets, gradcheck, io, kernels, layers, losses, models, optim, p
 from . import gaussians, gmm, pca
 from . import divergences, estimators, linear_gaussian
 from . import metrics, sampling
+from . import fused
 from .linear_gaussian import LinearGaussian
 from .datasets import load_mnist, make_moons
 from .gmm import GaussianMixture
@@ -39,6 +41,6 @@ __version__ = "0.1.0"
 
 __all__ = ["VAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus",
            "SGD", "Adagrad", "Adam", "fit", "History", "load_mnist", "make_moons", "save", "load",
-           "datasets", "gradcheck", "io", "kernels", "layers", "losses", "models", "optim",
+           "datasets", "fused", "gradcheck", "io", "kernels", "layers", "losses", "models", "optim",
            "plotting", "train", "gaussians", "gmm", "pca", "GaussianMixture", "PCA",
            "divergences", "estimators", "linear_gaussian", "LinearGaussian", "metrics", "sampling"]

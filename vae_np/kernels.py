@@ -8,7 +8,10 @@ one of two implementations:
 * a pure-NumPy reference (``*_ref``) that computes the same numbers one temporary at a time.
 
 Which one runs is chosen by :func:`set_backend` (``"numba"`` by default, ``"numpy"`` for the
-reference). With ``NUMBA_DISABLE_JIT=1`` the numba kernels would run as interpreted Python loops,
+reference). The backend also picks the VAE's training step: ``"numba"`` runs the fused step of
+:mod:`vae_np.fused` (the "fused kernels of the training step" below, writing into preallocated
+buffers), ``"numpy"`` the layer-by-layer reference code. At the end, :func:`matmul_bias_act` is a
+matrix multiply written from scratch (teaching code for the speed appendix; BLAS is faster). With ``NUMBA_DISABLE_JIT=1`` the numba kernels would run as interpreted Python loops,
 thousands of times slower than NumPy, so the library uses the reference path then; the unit tests
 still call the interpreted kernels directly on small arrays, which is what that setting is for.
 
