@@ -68,19 +68,19 @@ class PCA:
         self.total_variance_ = float((s ** 2).sum() / n)
         return self
 
-    def _check_fitted(self, X):
+    def _check_fitted(self):
         if self.components_ is None:
             raise RuntimeError("this PCA is not fitted yet; call fit(X) first")
 
     def transform(self, X):
         """Codes ``Z = (X - mean) V_k``: X of shape (n, d) -> ndarray of shape (n, k)."""
-        self._check_fitted(X)
+        self._check_fitted()
         X = check_array(X, "X", n_features=self.mean_.size, dtype=np.float64)
         return (X - self.mean_) @ self.components_.T
 
     def inverse_transform(self, Z):
         """Decode ``mean + Z V_k^T``: Z of shape (n, k) -> ndarray of shape (n, d)."""
-        self._check_fitted(Z)
+        self._check_fitted()
         Z = check_array(Z, "Z", n_features=self.n_components, dtype=np.float64)
         return self.mean_ + Z @ self.components_
 
