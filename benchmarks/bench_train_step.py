@@ -304,7 +304,9 @@ def markdown_report(out):
              f"at end {m.get('loadavg_at_end', ['?'])[0]:.1f}; command `{out['command']}`.", ""]
     for run in out["runs"]:
         s = run["summary"]
-        lines += [f"**{s['threads']} thread(s)** -- float32 GEMM peak " + ", ".join(
+        when = (f" (invocation of {run['when_utc']} UTC, load {run['loadavg_start_end'][0]:.1f}"
+                f"-{run['loadavg_start_end'][1]:.1f})" if "when_utc" in run else "")
+        lines += [f"**{s['threads']} thread(s)**{when} -- float32 GEMM peak " + ", ".join(
             f"{k} {v:.1f}" for k, v in s["peak_gflops"].items()) + " GFLOP/s (medians)", "",
             "| variant | steps/s (median) | min-max | ms/step | GEMM GFLOP/s | of peak | "
             "steps per CPU-second |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
