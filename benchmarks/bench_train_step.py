@@ -318,6 +318,31 @@ def markdown_report(out):
     return "\n".join(lines)
 
 
+def measure_memory(seed=0):
+    """Peak memory traced while ``vae_np.fit`` trains one epoch on the 60,000 x 784 array."""
+    import resource
+    import tracemalloc
+
+    import numpy as np
+    import vae_np
+    X = make_data(seed)
+    model = vae_np.VAE(D, [H], K, seed=seed)
+    vae_np.fit(model, X[:2 * BATCH], 1, BATCH, vae_np.Adam(1e-3), seed=seed, progress=False)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    vae_np.fit(model, X, 1, BATCH, vae_np.Adam(1e-3), seed=seed, progress=False,
+               dynamic_binarization=True)
+    seconds = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(f"data {X.nbytes / 1e6:.1f} MB; peak traced allocation during one epoch of fit "
+          f"{peak / 1e6:.1f} MB = {peak / X.nbytes:.2f} copies of the data; max RSS "
+          f"{rss / 1e6:.0f} MB; epoch {seconds:.1f} s ({N_DATA // BATCH + 1} steps, "
+          f"numpy {np.__version__})")
+    return peak / X.nbytes
+
+
 def machine_info():
     import numpy as np
     info = {"date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
@@ -362,8 +387,13 @@ def main(argv=None):
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch variant")
     p.add_argument("--json", help="also write the raw timings and summaries to this file")
     p.add_argument("--report", help="print Markdown tables from a JSON file written by --json")
+    p.add_argument("--memory", action="store_true",
+                   help="only measure the peak memory of one epoch of vae_np.fit on the data")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.memory:
+        measure_memory()
+        return
     if a.report:
         with open(a.report) as f:
             print(markdown_report(json.load(f)))
