@@ -234,6 +234,33 @@ def test_bernoulli_nll_grad_bias(dtype):
     np.testing.assert_allclose(db, db_ref, rtol=1e-5, atol=1e-7)
 
 
+def test_float32_bce_kernel_over_the_whole_range():
+    """The one-pass float32 kernel (inline polynomial exp and log1p) against float64 maths."""
+    a = np.concatenate([np.linspace(-120, 120, 4001), [0.0, -0.0, 1e-30, -1e-30, 88.7, -88.7,
+                                                        103.9, -103.9, 104, -104, 1e4, -1e4]])
+    a = a.astype(np.float32)
+    b = np.zeros(a.size, np.float32)
+    kernel = _nb(kernels._bce_grad_bias_f32_nb)
+    for x in (0.0, 1.0, 0.3):
+        X = np.full((1, a.size), x, np.float32)
+        G, db, col = a[None].copy(), np.empty_like(b), np.empty_like(b)
+        kernel(G, b, X, np.float32(1), db, col)
+        a64, x64 = a.astype(np.float64), float(np.float32(x))
+        nll = np.logaddexp(0, a64) - x64 * a64
+        sig = np.exp(-np.logaddexp(0, -a64))
+        # float32 rounding of max(a,0) - x a (up to |a| ulps) plus a few ulps of log1p
+        assert np.all(np.abs(col - nll) <= 4e-7 * (1 + np.abs(a64))), x
+        assert np.abs(G[0] - (sig - x64)).max() <= 2.5e-7, x
+        np.testing.assert_array_equal(db, G[0])
+    G = np.array([[np.nan, np.inf, -np.inf]], np.float32)
+    col = np.empty(3, np.float32)
+    with np.errstate(invalid="ignore"):              # 0 * inf when interpreted
+        kernel(G, np.zeros(3, np.float32), np.zeros_like(G), np.float32(1),
+               np.empty(3, np.float32), col)
+    assert np.isnan(col).all()                       # the loss of a non-finite logit is NaN
+    assert np.isnan(G[0, 0]) and G[0, 1] == 1 and G[0, 2] == 0   # limits of sigmoid(a) - 0
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_reparam_kernels(dtype):
     rng = np.random.default_rng(0)

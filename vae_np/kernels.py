@@ -19,9 +19,11 @@ Design rules (see ``shared/DESIGN.md`` §4): ``cache=True``; ``error_model="nump
 does not get a Python zero-check that blocks vectorisation; no ``fastmath`` (it would break NaN
 and inf handling); scalars are passed already cast to the array dtype so float32 kernels stay
 float32; no module globals are read inside a kernel (numba freezes them into its cache).
-Transcendental functions (``exp``, ``log1p``) are evaluated with NumPy's vectorised routines into
-preallocated buffers, then a numba pass does the arithmetic: this llvmlite has no SVML, so
-``math.exp`` inside a numba loop is a slow scalar call. It also makes both paths bit-identical.
+This llvmlite has no SVML, so ``math.exp`` inside a numba loop is a slow scalar call that stops the
+loop from vectorising. Transcendental functions are therefore either evaluated with NumPy's
+vectorised routines into preallocated buffers followed by a numba pass for the arithmetic (which
+keeps both paths bit-identical), or, in the one place where it pays (the float32 Bernoulli loss,
+the largest elementwise pass of a step), written out as polynomials inside the kernel.
 """
 from __future__ import annotations
 
@@ -604,7 +606,51 @@ def _bce_grad_bias_nb(A, X, E, L, scale, db):
             db[j] += g
 
 
-def bernoulli_nll_grad_bias(A, b, X, scale, E, L, db):
+@numba.njit(**_JIT)
+def _bce_grad_bias_f32_nb(A, b, X, scale, db, col):
+    # float32 only: the whole of bernoulli_nll_grad_bias in one pass over memory. exp(-|a|) and
+    # log1p are evaluated inline with polynomials (so the loop vectorises; math.exp would be a
+    # scalar call without SVML). Accurate to ~2 float32 ulps; NaN logits give NaN loss and grad.
+    #   exp(t), t = -|a| in [-104, 0]: t = k ln2 + r, |r| <= ln2/2 (Cody-Waite), exp(r) by its
+    #     Taylor polynomial of degree 7 (error < 6e-9), 2**k = 2**k1 * 2**k2 built from the
+    #     exponent bits (both halves normal numbers, so denormal results round once).
+    #   log1p(e), e in [0, 1]: log(y) = 2 atanh(s), s = (y-1)/(y+1), with y = 1+e or (1+e)/2
+    #     (then + ln 2) so that |s| <= 0.172; five terms of the series (error < 3e-9).
+    n, d = A.shape
+    zero, one, two = np.float32(0), np.float32(1), np.float32(2)
+    for j in range(d):
+        db[j] = zero
+        col[j] = zero
+    for i in range(n):
+        for j in range(d):
+            a = A[i, j] + b[j]
+            x = X[i, j]
+            t = -abs(a)
+            t = t if t > np.float32(-104) else np.float32(-104)   # exp(-104) is 0 in float32
+            k = np.floor(t * np.float32(1.4426950408889634) + np.float32(0.5))
+            r = (t - k * np.float32(0.693145751953125)) - k * np.float32(1.4286067653302105e-06)
+            p = one + r * (one + r * (np.float32(1 / 2) + r * (np.float32(1 / 6) + r * (
+                np.float32(1 / 24) + r * (np.float32(1 / 120) + r * (
+                    np.float32(1 / 720) + r * np.float32(1 / 5040)))))))
+            k1 = np.int32(k) >> 1
+            k2 = np.int32(k) - k1
+            e = (p * np.int32((k1 + 127) << 23).view(np.float32)) \
+                * np.int32((k2 + 127) << 23).view(np.float32)                   # exp(-|a|)
+            big = e > np.float32(0.41421356)
+            s = (e - one if big else e) / (e + (np.float32(3) if big else two))
+            q = s * s
+            log1p_e = two * s * (one + q * (np.float32(1 / 3) + q * (np.float32(1 / 5) + q * (
+                np.float32(1 / 7) + q * np.float32(1 / 9))))) \
+                + (np.float32(0.6931471805599453) if big else zero)
+            col[j] += (a if a > zero else zero) - x * a + log1p_e
+            inv = one / (one + e)
+            g = ((inv if a >= zero else e * inv) - x) * scale
+            g = g if a == a else a                                            # NaN stays NaN
+            A[i, j] = g
+            db[j] += g
+
+
+def bernoulli_nll_grad_bias(A, b, X, scale, E, L, db, col=None):
     """Bias, Bernoulli NLL from logits and its gradient, for a whole batch, in place.
 
     Parameters
@@ -619,9 +665,11 @@ def bernoulli_nll_grad_bias(A, b, X, scale, E, L, db):
     scale : float
         Factor of the gradient (``1/n`` for a batch mean).
     E, L : ndarray of shape (n, d)
-        Scratch buffers.
+        Scratch buffers (not touched by the float32 numba kernel).
     db : ndarray of shape (d,)
         Overwritten with the bias gradient ``sum_i scale * (sigmoid(a_i) - x_i)``.
+    col : ndarray of shape (d,), optional
+        Scratch for the float32 numba kernel's per-column loss sums (allocated if not given).
 
     Returns
     -------
@@ -631,11 +679,17 @@ def bernoulli_nll_grad_bias(A, b, X, scale, E, L, db):
     Notes
     -----
     ``softplus(a) = max(a, 0) + log1p(exp(-|a|))``; ``sigmoid(a)`` comes from the same
-    ``exp(-|a|)``, so no exponential of a positive number is ever taken.
+    ``exp(-|a|)``, so no exponential of a positive number is ever taken. In float32 the numba
+    backend does all of it in one pass (:func:`_bce_grad_bias_f32_nb`, inline polynomial ``exp``
+    and ``log1p``, ~2 ulps); float64 takes NumPy's ``exp``/``log1p`` plus two numba passes.
     """
     t = A.dtype.type
     if not _use_numba():
         return bernoulli_nll_grad_bias_ref(A, b, X, t(scale), E, L, db)
+    if A.dtype == np.float32:
+        col = np.empty_like(db) if col is None else col
+        _bce_grad_bias_f32_nb(A, b, X, t(scale), db, col)
+        return float(col.sum(dtype=np.float64))
     _bias_negabs_nb(A, b, E)
     np.exp(E, out=E)
     np.log1p(E, out=L)
