@@ -83,7 +83,7 @@ def vae_np_runner(X, backend, fused_numpy=False, seed=0):
     """Return ``run(steps)`` that trains a vae_np VAE for ``steps`` steps exactly as ``fit`` does."""
     import numpy as np
     import vae_np
-    from vae_np import fused, kernels
+    from vae_np import _flat, fused, kernels
     from vae_np.train import _first_nonfinite
 
     model = vae_np.VAE(D, [H], K, seed=seed)
@@ -91,6 +91,7 @@ def vae_np_runner(X, backend, fused_numpy=False, seed=0):
     rng = np.random.default_rng(seed)
     Xb = np.empty((BATCH, D), dtype=np.float32)
     state = {"order": rng.permutation(N_DATA), "pos": 0}
+    flat_grads = _flat.tiled_base(list(model.grads.values()))    # as fit does, once
     step_fn = (lambda xb, eps: fused.vae_loss_and_grads(model, xb, eps, 1.0)) if fused_numpy \
         else (lambda xb, eps: model._loss_and_grads(xb, eps, 1.0))
 
@@ -104,7 +105,7 @@ def vae_np_runner(X, backend, fused_numpy=False, seed=0):
                 np.take(X, idx, axis=0, out=Xb)
                 eps = rng.standard_normal((BATCH, K), dtype=np.float32)
                 loss, grads = step_fn(Xb, eps)
-                if _first_nonfinite(loss, grads) is not None:
+                if _first_nonfinite(loss, grads, flat_grads) is not None:
                     raise FloatingPointError("non-finite loss or gradient")
                 opt.step(model.params, grads)
         return loss

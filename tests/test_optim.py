@@ -85,3 +85,66 @@ def test_bad_arguments():
         Adam().step({"a": np.zeros(2)}, {"b": np.zeros(2)})
     with pytest.raises(ValueError, match="has shape"):
         Adam().step({"a": np.zeros(2)}, {"a": np.zeros(3)})
+
+
+# ------------------------------------------------------------------ flat parameter storage
+import copy                                                    # noqa: E402
+
+import vae_np                                                  # noqa: E402
+from vae_np import _flat                                       # noqa: E402
+from vae_np.train import _first_nonfinite                      # noqa: E402
+
+
+@pytest.mark.parametrize("cls", [vae_np.VAE, vae_np.Autoencoder])
+def test_model_parameters_and_gradients_tile_one_buffer_each(cls):
+    model = cls(7, (5, 3), 2, seed=0)
+    flat_p = _flat.tiled_base(list(model.params.values()))
+    flat_g = _flat.tiled_base(list(model.grads.values()))
+    assert flat_p is not None and flat_g is not None
+    assert flat_p.size == flat_g.size == model.n_params and flat_p.dtype == model.dtype
+    # the layers, the MLPs and the model see the same arrays
+    assert model.params["enc.0.W"] is model.encoder.params["0.W"] is \
+        model.encoder.layers[0].params["W"]
+    assert model.grads["dec.0.b"] is model.decoder.layers[0].grads["b"]
+    # not tiled: a subset, a reordering, a separate copy
+    names = list(model.params)
+    assert _flat.tiled_base([model.params[k] for k in names[1:]]) is None
+    assert _flat.tiled_base([model.params[k] for k in names[::-1]]) is None
+    assert _flat.tiled_base(list(copy.deepcopy(model.params).values())) is None
+    assert _flat.tiled_base([]) is None
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adagrad(0.05),
+                                  lambda: Adam(1e-2)])
+def test_flat_update_equals_the_per_array_update(backend, make):
+    """One kernel call over the flat buffer gives exactly the per-array results and state."""
+    rng = np.random.default_rng(0)
+    model = vae_np.VAE(9, (6,), 2, seed=0)
+    separate = copy.deepcopy(model)                 # independent arrays: per-array updates
+    assert _flat.tiled_base(list(separate.params.values())) is None
+    opt_flat, opt_sep = make(), make()
+    for step in range(3):
+        for k in model.grads:
+            model.grads[k][...] = rng.standard_normal(model.grads[k].shape)
+            separate.grads[k][...] = model.grads[k]
+        opt_flat.step(model.params, model.grads)
+        opt_sep.step(separate.params, separate.grads)
+        for k in model.params:
+            np.testing.assert_array_equal(model.params[k], separate.params[k], err_msg=k)
+            for a, b in zip(opt_flat.state[k], opt_sep.state[k]):
+                np.testing.assert_array_equal(a, b, err_msg=k)
+    # switching to the flat path later carries the per-array state over
+    opt_sep.step(model.params, model.grads)
+    opt_flat.step(separate.params, separate.grads)  # and back, on the state's views
+    for k in model.params:
+        np.testing.assert_array_equal(model.params[k], separate.params[k], err_msg=k)
+
+
+def test_the_flat_finite_check_names_the_bad_gradient():
+    model = vae_np.VAE(9, (6,), 2, seed=0)
+    flat = _flat.tiled_base(list(model.grads.values()))
+    assert _first_nonfinite(0.5, model.grads, flat) is None
+    model.grads["dec.2.b"][1] = np.nan
+    assert _first_nonfinite(0.5, model.grads, flat) == "the gradient of 'dec.2.b'"
+    assert _first_nonfinite(0.5, model.grads) == "the gradient of 'dec.2.b'"
+    assert _first_nonfinite(float("inf"), model.grads, flat) == "the loss (inf)"

@@ -193,11 +193,16 @@ class MLP(Layer):
             act = out_activation if last else activation
             if act != "identity":
                 self.layers.append(activation_layer(act))
+        self.collect_params()
+        self.sizes = sizes
+
+    def collect_params(self):
+        """(Re)build ``params`` and ``grads`` from the layers' own dicts."""
+        self.params, self.grads = {}, {}
         for i, layer in enumerate(self.layers):
             for k in layer.params:
                 self.params[f"{i}.{k}"] = layer.params[k]
                 self.grads[f"{i}.{k}"] = layer.grads[k]
-        self.sizes = sizes
 
     def forward(self, X):
         """X : ndarray of shape (n, sizes[0]). Returns Y of shape (n, sizes[-1])."""

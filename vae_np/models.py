@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import fused, kernels
+from . import _flat, fused, kernels
 from ._validation import (check_array, check_positive_float, check_positive_int, check_rng,
                           check_sizes)
 from .layers import MLP, ACTIVATION_NAMES
@@ -48,8 +48,12 @@ class _Model:
                            dtype=self.dtype)
         self.decoder = MLP([self.latent_dim, *h[::-1], self.input_dim], self.activation,
                            rng=rng, dtype=self.dtype)
+        nets = (("enc", self.encoder), ("dec", self.decoder))
+        # one contiguous buffer for all parameters (and one for the gradients): see _flat.py
+        _flat.pack([layer for _, net in nets for layer in net.layers], self.dtype)
         self.params, self.grads = {}, {}
-        for prefix, net in (("enc", self.encoder), ("dec", self.decoder)):
+        for prefix, net in nets:
+            net.collect_params()
             for k in net.params:
                 self.params[f"{prefix}.{k}"] = net.params[k]
                 self.grads[f"{prefix}.{k}"] = net.grads[k]

@@ -11,26 +11,62 @@ The update rules are written out in each class's Notes; the arithmetic lives in
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
-from . import kernels
+from . import _flat, kernels
 from ._validation import check_positive_float
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adam"]
 
 
 class Optimizer:
-    """Base class. ``step(params, grads)`` updates every ``params[name]`` in place."""
+    """Base class. ``step(params, grads)`` updates every ``params[name]`` in place.
+
+    When the parameters are views that tile one flat buffer, and so are the gradients (as in
+    every ``VAE`` and ``Autoencoder``, see ``vae_np/_flat.py``), the update is one kernel call
+    over the whole buffer; its state (``state[name]``) is then made of views of flat buffers too.
+    Both ways give the same numbers.
+    """
 
     def __init__(self, lr):
         self.lr = check_positive_float(lr, "lr")
         self.t = 0
         self.state: dict[str, tuple] = {}
+        self._tiling = None    # (params, grads, flat params, flat grads, names) of last step
+        self._flat_state = None  # ((names, shapes, dtype), flat slot buffers)
 
     def _slots(self, name, p, count):
+        if name is None:                       # the flat update: p is the flat buffer
+            return self._flat_slots(p, count)
         if name not in self.state:
             self.state[name] = tuple(np.zeros_like(p) for _ in range(count))
         return self.state[name]
+
+    def _flat_slots(self, flat, count):
+        names, ps = self._tiling[4], self._tiling[0]
+        key = (names, tuple(p.shape for p in ps), flat.dtype)
+        if self._flat_state is None or self._flat_state[0] != key:
+            bufs = tuple(np.zeros_like(flat) for _ in range(count))
+            start = 0
+            for name, p in zip(names, ps):
+                views = tuple(b[start:start + p.size].reshape(p.shape) for b in bufs)
+                for view, old in zip(views, self.state.get(name, ())):
+                    if old.shape == view.shape:          # state of earlier per-array steps
+                        view[...] = old
+                self.state[name] = views
+                start += p.size
+            self._flat_state = (key, bufs)
+        return self._flat_state[1]
+
+    def _tiles(self, names, ps, gs):
+        """Flat params and grads buffers if ``ps`` and ``gs`` tile them, else None."""
+        last = self._tiling
+        if not (last and last[4] == names and all(map(operator.is_, last[0], ps))
+                and all(map(operator.is_, last[1], gs))):
+            last = self._tiling = (ps, gs, _flat.tiled_base(ps), _flat.tiled_base(gs), names)
+        return (last[2], last[3]) if last[2] is not None and last[3] is not None else None
 
     def step(self, params, grads):
         """Apply one update.
@@ -45,11 +81,17 @@ class Optimizer:
         if params.keys() != grads.keys():
             raise ValueError("params and grads must have the same keys, got "
                              f"{sorted(set(params) ^ set(grads))} in only one of them")
-        self.t += 1
-        for name, p in params.items():
-            g = grads[name]
+        names, ps = tuple(params), list(params.values())
+        gs = [grads[name] for name in names]
+        for name, p, g in zip(names, ps, gs):
             if g.shape != p.shape:
                 raise ValueError(f"gradient {name!r} has shape {g.shape}, parameter has {p.shape}")
+        self.t += 1
+        flat = self._tiles(names, ps, gs)
+        if flat is not None and flat[0].dtype == flat[1].dtype:
+            self._update(None, *flat)
+            return
+        for name, p, g in zip(names, ps, gs):
             self._update(name, p, g)
 
     def _update(self, name, p, g):  # pragma: no cover - abstract

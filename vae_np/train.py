@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from . import kernels
+from . import _flat, kernels
 from ._validation import check_array, check_positive_int
 
 __all__ = ["History", "fit", "NonFiniteLossError"]
@@ -53,9 +53,15 @@ class History:
         return dict(self.__dict__)
 
 
-def _first_nonfinite(loss, grads):
+def _first_nonfinite(loss, grads, flat=None):
+    """What is NaN/inf: the loss or the first such gradient (None if all are finite).
+
+    ``flat``, if given, is the 1-D array that the gradient arrays tile (one pass checks all).
+    """
     if not math.isfinite(loss):
         return f"the loss ({loss})"
+    if flat is not None and kernels.all_finite(flat):
+        return None
     for name, g in grads.items():
         if not kernels.all_finite(g):  # no temporary boolean array per step
             return f"the gradient of {name!r}"
@@ -139,6 +145,7 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             order = rng.permutation(n)
+            flat_grads = _flat.tiled_base(list(model.grads.values()))  # None if not tiled
             sums = np.zeros(3)
             for step in range(1, steps + 1):
                 idx = order[(step - 1) * batch_size: step * batch_size]
@@ -151,7 +158,7 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
                     xb[...] = u
                 eps = rng.standard_normal((len(idx), model.latent_dim), dtype=model.dtype)
                 loss, grads = model._loss_and_grads(xb, eps, beta)
-                bad = _first_nonfinite(loss, grads)
+                bad = _first_nonfinite(loss, grads, flat_grads if grads is model.grads else None)
                 if bad is not None:
                     broken = _first_nonfinite_param(model.params)
                     if broken is not None:
