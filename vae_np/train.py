@@ -60,8 +60,8 @@ def _first_nonfinite(loss, grads, flat=None):
     """
     if not math.isfinite(loss):
         return f"the loss ({loss})"
-    if flat is not None and kernels.all_finite(flat):
-        return None
+    if flat is not None and kernels.get_backend() == "numba" and kernels.all_finite(flat):
+        return None                                   # (NumPy's isfinite stays per array)
     for name, g in grads.items():
         if not kernels.all_finite(g):  # no temporary boolean array per step
             return f"the gradient of {name!r}"
