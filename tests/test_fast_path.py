@@ -39,6 +39,8 @@ def test_fused_step_matches_layer_path(dtype, hidden, act):
     rng = np.random.default_rng(1)
     d, k = 784 if hidden == (400,) else 37, 5
     model = vae_np.VAE(d, hidden, k, activation=act, seed=3, dtype=dtype)
+    for p in model.params.values():                  # non-zero biases: every term is exercised
+        p += (0.1 * rng.standard_normal(p.shape)).astype(dtype)
     for n, beta in [(16, 1.0), (1, 0.0), (9, 2.5)]:
         X, eps = _batch(rng, n, d, k, dtype)
         loss_ref, g_ref, terms_ref = _reference(model, X, eps, beta)
@@ -244,7 +246,9 @@ def test_float32_bce_kernel_over_the_whole_range():
     for x in (0.0, 1.0, 0.3):
         X = np.full((1, a.size), x, np.float32)
         G, db, col = a[None].copy(), np.empty_like(b), np.empty_like(b)
-        kernel(G, b, X, np.float32(1), db, col)
+        total = np.empty(a.size)
+        kernel(G, b, X, np.float32(1), db, col, total)
+        col = total
         a64, x64 = a.astype(np.float64), float(np.float32(x))
         nll = np.logaddexp(0, a64) - x64 * a64
         sig = np.exp(-np.logaddexp(0, -a64))
@@ -253,12 +257,39 @@ def test_float32_bce_kernel_over_the_whole_range():
         assert np.abs(G[0] - (sig - x64)).max() <= 2.5e-7, x
         np.testing.assert_array_equal(db, G[0])
     G = np.array([[np.nan, np.inf, -np.inf]], np.float32)
-    col = np.empty(3, np.float32)
+    total = np.empty(3)
     with np.errstate(invalid="ignore"):              # 0 * inf when interpreted
         kernel(G, np.zeros(3, np.float32), np.zeros_like(G), np.float32(1),
-               np.empty(3, np.float32), col)
-    assert np.isnan(col).all()                       # the loss of a non-finite logit is NaN
+               np.empty(3, np.float32), np.empty(3, np.float32), total)
+    assert np.isnan(total).all()                     # the loss of a non-finite logit is NaN
     assert np.isnan(G[0, 0]) and G[0, 1] == 1 and G[0, 2] == 0   # limits of sigmoid(a) - 0
+
+
+@pytest.mark.parametrize("n", [37, 3000])
+def test_float32_bce_dispatch_with_bias_scale_and_many_rows(n):
+    """The float32 numba path of bernoulli_nll_grad_bias against the NumPy reference and float64."""
+    rng = np.random.default_rng(n)
+    d = 50
+    A0 = (rng.standard_normal((n, d)) * 4).astype(np.float32)
+    b = (rng.standard_normal(d) * 2).astype(np.float32)              # a real output bias
+    X = (rng.random((n, d)) < 0.4).astype(np.float32)
+    X[0, :3] = [0.25, 0.5, 0.75]
+    scale = 1.0 / n
+    out = {}
+    for backend in ("numba", "numpy"):
+        A, db = A0.copy(), np.empty(d, np.float32)
+        with kernels.backend(backend):
+            nll = kernels.bernoulli_nll_grad_bias(A, b, X, scale, np.empty_like(A),
+                                                  np.empty_like(A), db)
+        out[backend] = nll, A, db
+    a = A0.astype(np.float64) + b
+    exact = float((np.logaddexp(0, a) - X * a).sum())
+    assert out["numba"][0] == pytest.approx(exact, rel=1e-6)          # no growth with n
+    assert out["numba"][0] == pytest.approx(out["numpy"][0], rel=1e-6)
+    np.testing.assert_allclose(out["numba"][1], out["numpy"][1], rtol=0, atol=3e-7 * scale)
+    np.testing.assert_allclose(out["numba"][2], out["numpy"][2], rtol=1e-5, atol=1e-7)
+    grad = (np.exp(-np.logaddexp(0, -a)) - X) * scale
+    np.testing.assert_allclose(out["numba"][1], grad, rtol=0, atol=3e-7 * scale)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

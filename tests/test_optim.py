@@ -1,9 +1,14 @@
 """Optimizer update rules against steps computed by hand."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
-from vae_np import kernels
+import vae_np
+from vae_np import _flat, kernels
 from vae_np.optim import SGD, Adagrad, Adam
+from vae_np.train import _first_nonfinite
 
 
 @pytest.fixture(params=["numba", "numpy"])
@@ -88,11 +93,6 @@ def test_bad_arguments():
 
 
 # ------------------------------------------------------------------ flat parameter storage
-import copy                                                    # noqa: E402
-
-import vae_np                                                  # noqa: E402
-from vae_np import _flat                                       # noqa: E402
-from vae_np.train import _first_nonfinite                      # noqa: E402
 
 
 @pytest.mark.parametrize("cls", [vae_np.VAE, vae_np.Autoencoder])
@@ -112,8 +112,20 @@ def test_model_parameters_and_gradients_tile_one_buffer_each(cls):
     names = list(model.params)
     assert _flat.tiled_base([model.params[k] for k in names[::2]]) is None
     assert _flat.tiled_base([model.params[k] for k in names[::-1]]) is None
-    assert _flat.tiled_base(list(copy.deepcopy(model.params).values())) is None
+    assert _flat.tiled_base([p.copy() for p in model.params.values()]) is None
     assert _flat.tiled_base([]) is None
+    # a deep copy or an unpickled model is packed again, with its own buffers
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        flat_c = _flat.tiled_base(list(clone.params.values()))
+        assert flat_c is not None and not np.shares_memory(flat_c, flat_p)
+        np.testing.assert_array_equal(flat_c, flat_p)
+        assert _flat.tiled_base(list(clone.grads.values())) is not None
+        assert clone.params["enc.0.W"] is clone.encoder.layers[0].params["W"]
+
+
+def _separate(d):
+    """The same values in arrays of their own: the optimizer's per-array path."""
+    return {k: v.copy() for k, v in d.items()}
 
 
 @pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adagrad(0.05),
@@ -122,24 +134,69 @@ def test_flat_update_equals_the_per_array_update(backend, make):
     """One kernel call over the flat buffer gives exactly the per-array results and state."""
     rng = np.random.default_rng(0)
     model = vae_np.VAE(9, (6,), 2, seed=0)
-    separate = copy.deepcopy(model)                 # independent arrays: per-array updates
-    assert _flat.tiled_base(list(separate.params.values())) is None
+    sep_params, sep_grads = _separate(model.params), _separate(model.grads)
     opt_flat, opt_sep = make(), make()
     for step in range(3):
         for k in model.grads:
             model.grads[k][...] = rng.standard_normal(model.grads[k].shape)
-            separate.grads[k][...] = model.grads[k]
+            sep_grads[k][...] = model.grads[k]
         opt_flat.step(model.params, model.grads)
-        opt_sep.step(separate.params, separate.grads)
+        opt_sep.step(sep_params, sep_grads)
         for k in model.params:
-            np.testing.assert_array_equal(model.params[k], separate.params[k], err_msg=k)
+            np.testing.assert_array_equal(model.params[k], sep_params[k], err_msg=k)
             for a, b in zip(opt_flat.state[k], opt_sep.state[k]):
                 np.testing.assert_array_equal(a, b, err_msg=k)
+    if kernels.get_backend() == "numba":    # the flat path ran: the state is in flat buffers
+        flat_m = opt_flat._flat_state[1][0]
+        assert all(np.shares_memory(opt_flat.state[k][0], flat_m) for k in model.params)
+    else:                                   # the NumPy reference stays per array
+        assert opt_flat._flat_state is None
     # switching to the flat path later carries the per-array state over
     opt_sep.step(model.params, model.grads)
-    opt_flat.step(separate.params, separate.grads)  # and back, on the state's views
+    opt_flat.step(sep_params, sep_grads)             # and back, on the state's views
     for k in model.params:
-        np.testing.assert_array_equal(model.params[k], separate.params[k], err_msg=k)
+        np.testing.assert_array_equal(model.params[k], sep_params[k], err_msg=k)
+
+
+@pytest.mark.parametrize("resume", [copy.deepcopy, lambda o: pickle.loads(pickle.dumps(o))])
+def test_a_copied_optimizer_resumes_exactly(backend, resume):
+    """Copies keep ``state`` (the flat caches are rebuilt from it), also across backends."""
+    rng = np.random.default_rng(1)
+    model = vae_np.VAE(9, (6,), 2, seed=0)
+    opt = Adam(1e-2)
+    grads = [{k: rng.standard_normal(g.shape).astype(g.dtype) for k, g in model.grads.items()}
+             for _ in range(6)]
+
+    def step(o, m, g, which):
+        for k in g:
+            m.grads[k][...] = g[k]
+        with kernels.backend(which):
+            o.step(m.params, m.grads)
+
+    for g in grads[:2]:
+        step(opt, model, g, backend)
+    twin, twin_opt = copy.deepcopy(model), resume(opt)
+    for i, g in enumerate(grads[2:]):                # one step on the other backend midway
+        which = ("numpy" if backend == "numba" else "numba") if i == 1 else backend
+        step(opt, model, g, which)
+        step(twin_opt, twin, g, which)
+    for k in model.params:
+        np.testing.assert_array_equal(model.params[k], twin.params[k], err_msg=k)
+        for a, b in zip(opt.state[k], twin_opt.state[k]):
+            np.testing.assert_array_equal(a, b, err_msg=k)
+    assert len(pickle.dumps(opt)) < 2 * model.n_params * 4 + 10_000   # m, v and little else
+
+
+def test_optimizer_refuses_state_of_another_shape(backend):
+    """Same names, other shapes: an error, never a kernel running off the end of an array."""
+    small, big = vae_np.VAE(9, (6,), 2, seed=0), vae_np.VAE(9, (7,), 2, seed=0)
+    for params, grads in [(small.params, small.grads),
+                          (_separate(small.params), _separate(small.grads))]:
+        for other in [(big.params, big.grads), (_separate(big.params), _separate(big.grads))]:
+            opt = Adam(1e-3)
+            opt.step(params, grads)
+            with pytest.raises(ValueError, match="use a new optimizer"):
+                opt.step(*other)
 
 
 def test_the_flat_finite_check_names_the_bad_gradient():

@@ -6,8 +6,10 @@ changes for code that reads or writes them in place, but whole-model passes beco
 one array: the optimizer's update (one kernel call instead of one per parameter, ~25 us of Python
 per step saved on the 8-array VAE) and the finite-gradient check of ``fit``.
 
-If the views are ever separated (a deep copy, a dict with some of the parameters left out),
-:func:`tiled_base` returns None and callers fall back to one call per array.
+A deep copy or an unpickled model is packed again (``_Model.__setstate__``). Where the arrays do
+not fill one buffer back to back (a dict with a gap or in another order, arrays of one's own),
+:func:`tiled_base` returns None and callers fall back to one call per array; a contiguous run of
+them (say the decoder's parameters alone) is tiled, by its own part of the buffer.
 """
 from __future__ import annotations
 
@@ -15,13 +17,13 @@ import numpy as np
 
 
 def empty_staggered(size, dtype, slot):
-    """A 1-D array whose start sits ``slot * 1024`` bytes into a 4 KiB page (64-byte aligned).
+    """A 1-D array whose start sits ``(slot * 1024) % 4096`` bytes into a 4 KiB page.
 
     Large arrays from the allocator all start at the same offset within a page, so element ``i``
     of the parameters, gradients and optimizer state would share the low 12 address bits. The
     CPU's store-to-load check compares only those bits ("4K aliasing") and stalls the update
-    loop on false matches: Adam over four equally-aligned 2.6 MB buffers took 221-239 us on
-    this machine, 193 us with the four buffers staggered by 1 KiB.
+    loop on false matches. On this machine the Adam kernel alone, over four equally-aligned
+    2.6 MB buffers, took 221-239 us; with the four buffers staggered by 1 KiB, 193 us.
 
     Parameters
     ----------
@@ -46,8 +48,8 @@ def pack(layers, dtype):
     Parameters
     ----------
     layers : list of vae_np.layers.Layer
-        Their ``params[k]`` / ``grads[k]`` are re-bound to views (values kept; gradients zeroed).
-        Dicts that refer to the old arrays (e.g. an MLP's) must be rebuilt by the caller.
+        Their ``params[k]`` / ``grads[k]`` are re-bound to views (values kept). Dicts that refer
+        to the old arrays (e.g. an MLP's) must be rebuilt by the caller.
     dtype : numpy dtype
 
     Returns
@@ -56,15 +58,14 @@ def pack(layers, dtype):
     """
     total = sum(p.size for layer in layers for p in layer.params.values())
     flat_params, flat_grads = empty_staggered(total, dtype, 0), empty_staggered(total, dtype, 1)
-    flat_grads[...] = 0
     start = 0
     for layer in layers:
         for k, p in layer.params.items():
             stop = start + p.size
-            view = flat_params[start:stop].reshape(p.shape)
-            view[...] = p
-            layer.params[k] = view
-            layer.grads[k] = flat_grads[start:stop].reshape(p.shape)
+            for arrays, flat in ((layer.params, flat_params), (layer.grads, flat_grads)):
+                view = flat[start:stop].reshape(p.shape)
+                view[...] = arrays[k]
+                arrays[k] = view
             start = stop
     return flat_params, flat_grads
 

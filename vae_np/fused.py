@@ -78,7 +78,7 @@ class _Workspace:
         d = dec[-1][0].params["W"].shape[1]
         self.std, self.z, self.dz = (np.empty((n, k), dtype) for _ in range(3))
         self.E, self.L = np.empty((n, d), dtype), np.empty((n, d), dtype)
-        self.col = np.empty(d, dtype)
+        self.col, self.total = np.empty(d, dtype), np.empty(d, np.float64)
 
 
 def _workspace(model, enc, dec, n):
@@ -156,7 +156,8 @@ def vae_loss_and_grads(model, X, eps, beta=1.0):
     A = _forward(dec, ws.z, ws.dec_out, last_bias=False)            # logits without bias
     out_layer = dec[-1][0]
     nll = kernels.bernoulli_nll_grad_bias(A, out_layer.params["b"], X, 1.0 / n, ws.E, ws.L,
-                                          out_layer.grads["b"], ws.col)  # A is now dL/dlogits
+                                          out_layer.grads["b"], ws.col, ws.total)
+    # A is now dL/dlogits
     _backward(dec, ws.z, ws.dec_out, ws.dec_grad, A, dX=ws.dz)
     dH = kernels.reparam_backward_bias(ws.dz, eps, ws.std, H, beta / n, ws.enc_grad[-1],
                                        enc[-1][0].grads["b"])

@@ -48,8 +48,11 @@ class _Model:
                            dtype=self.dtype)
         self.decoder = MLP([self.latent_dim, *h[::-1], self.input_dim], self.activation,
                            rng=rng, dtype=self.dtype)
+        self._pack()
+
+    def _pack(self):
+        """One contiguous buffer for all parameters and one for the gradients (``_flat.py``)."""
         nets = (("enc", self.encoder), ("dec", self.decoder))
-        # one contiguous buffer for all parameters (and one for the gradients): see _flat.py
         _flat.pack([layer for _, net in nets for layer in net.layers], self.dtype)
         self.params, self.grads = {}, {}
         for prefix, net in nets:
@@ -57,6 +60,11 @@ class _Model:
             for k in net.params:
                 self.params[f"{prefix}.{k}"] = net.params[k]
                 self.grads[f"{prefix}.{k}"] = net.grads[k]
+
+    def __setstate__(self, state):
+        # a deep copy or an unpickled model has separate arrays again: back into flat buffers
+        self.__dict__.update(state)
+        self._pack()
 
     @property
     def config(self):

@@ -24,43 +24,66 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "Adam"]
 class Optimizer:
     """Base class. ``step(params, grads)`` updates every ``params[name]`` in place.
 
-    When the parameters are views that tile one flat buffer, and so are the gradients (as in
-    every ``VAE`` and ``Autoencoder``, see ``vae_np/_flat.py``), the numba backend updates them
-    with one kernel call over the whole buffer; the state (``state[name]``) is then made of views
-    of flat buffers too. Both ways give the same numbers.
+    ``state[name]`` is the optimizer's memory for ``params[name]`` (a tuple of arrays of its shape
+    and dtype). With the numba backend, when the parameters are views that tile one flat buffer
+    and so are the gradients (every ``VAE`` and ``Autoencoder``, see ``vae_np/_flat.py``), one
+    kernel call updates all of them; the state arrays are then views of flat buffers too, rebuilt
+    with their values whenever ``state`` no longer holds exactly those views (after a copy or a
+    pickle of the optimizer, or if an entry was replaced). Both ways give the same numbers.
+    Subclasses implement ``_update(name, p, g)``; on the flat path it is called once, with
+    ``name=None`` and the flat buffers.
     """
 
     def __init__(self, lr):
         self.lr = check_positive_float(lr, "lr")
         self.t = 0
         self.state: dict[str, tuple] = {}
-        self._tiling = None    # (params, grads, flat params, flat grads, names) of last step
-        self._flat_state = None  # ((names, shapes, dtype), flat slot buffers)
+        self._tiling = None      # (params, grads, flat params, flat grads, names) of last step
+        self._flat_state = None  # (names, flat slot buffers, the views put in state, by name)
+
+    def __getstate__(self):      # copies and pickles keep ``state``; the flat caches are rebuilt
+        return {**self.__dict__, "_tiling": None, "_flat_state": None}
+
+    @staticmethod
+    def _check_slots(name, slots, p):
+        for s in slots:
+            if s.shape != p.shape or s.dtype != p.dtype:
+                raise ValueError(
+                    f"the optimizer's state for {name!r} has shape {s.shape} and dtype {s.dtype}, "
+                    f"but the parameter has shape {p.shape} and dtype {p.dtype}; use a new "
+                    "optimizer for a different model")
 
     def _slots(self, name, p, count):
         if name is None:                       # the flat update: p is the flat buffer
             return self._flat_slots(p, count)
-        if name not in self.state:
-            self.state[name] = tuple(np.zeros_like(p) for _ in range(count))
-        return self.state[name]
+        slots = self.state.get(name)
+        if slots is None:
+            slots = self.state[name] = tuple(np.zeros_like(p) for _ in range(count))
+        else:
+            self._check_slots(name, slots, p)  # a kernel must never see arrays of other sizes
+        return slots
 
     def _flat_slots(self, flat, count):
         names, ps = self._tiling[4], self._tiling[0]
-        key = (names, tuple(p.shape for p in ps), flat.dtype)
-        if self._flat_state is None or self._flat_state[0] != key:
-            bufs = tuple(_flat.empty_staggered(flat.size, flat.dtype, 2 + i) for i in range(count))
-            for b in bufs:
-                b[...] = 0
-            start = 0
-            for name, p in zip(names, ps):
-                views = tuple(b[start:start + p.size].reshape(p.shape) for b in bufs)
-                for view, old in zip(views, self.state.get(name, ())):
-                    if old.shape == view.shape:          # state of earlier per-array steps
-                        view[...] = old
-                self.state[name] = views
-                start += p.size
-            self._flat_state = (key, bufs)
-        return self._flat_state[1]
+        cached = self._flat_state
+        if (cached is not None and cached[0] == names and cached[1][0].dtype == flat.dtype
+                and all(self.state.get(name) is views and views[0].shape == p.shape
+                        for name, views, p in zip(names, cached[2], ps))):
+            return cached[1]
+        for name, p in zip(names, ps):
+            if name in self.state:
+                self._check_slots(name, self.state[name], p)
+        bufs = tuple(_flat.empty_staggered(flat.size, flat.dtype, 2 + i) for i in range(count))
+        all_views, start = [], 0
+        for name, p in zip(names, ps):
+            views = tuple(b[start:start + p.size].reshape(p.shape) for b in bufs)
+            for view, old in zip(views, self.state.get(name, (0,) * count)):
+                view[...] = old                  # the values so far (zeros for a new parameter)
+            self.state[name] = views
+            all_views.append(views)
+            start += p.size
+        self._flat_state = (names, bufs, tuple(all_views))
+        return bufs
 
     def _tiles(self, names, ps, gs):
         """Flat params and grads buffers if ``ps`` and ``gs`` tile them, else None."""
