@@ -147,10 +147,10 @@ def test_flat_update_equals_the_per_array_update(backend, make):
             for a, b in zip(opt_flat.state[k], opt_sep.state[k]):
                 np.testing.assert_array_equal(a, b, err_msg=k)
     if kernels.get_backend() == "numba":    # the flat path ran: the state is in flat buffers
-        flat_m = opt_flat._flat_state[1][0]
+        flat_m = opt_flat._flat_state[tuple(model.params)][0][0]
         assert all(np.shares_memory(opt_flat.state[k][0], flat_m) for k in model.params)
     else:                                   # the NumPy reference stays per array
-        assert opt_flat._flat_state is None
+        assert not opt_flat._flat_state
     # switching to the flat path later carries the per-array state over
     opt_sep.step(model.params, model.grads)
     opt_flat.step(sep_params, sep_grads)             # and back, on the state's views

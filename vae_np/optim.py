@@ -39,10 +39,10 @@ class Optimizer:
         self.t = 0
         self.state: dict[str, tuple] = {}
         self._tiling = None      # (params, grads, flat params, flat grads, names) of last step
-        self._flat_state = None  # (names, flat slot buffers, the views put in state, by name)
+        self._flat_state = {}    # names -> (flat slot buffers, the views put in state, by name)
 
     def __getstate__(self):      # copies and pickles keep ``state``; the flat caches are rebuilt
-        return {**self.__dict__, "_tiling": None, "_flat_state": None}
+        return {**self.__dict__, "_tiling": None, "_flat_state": {}}
 
     @staticmethod
     def _check_slots(name, slots, p):
@@ -65,11 +65,11 @@ class Optimizer:
 
     def _flat_slots(self, flat, count):
         names, ps = self._tiling[4], self._tiling[0]
-        cached = self._flat_state
-        if (cached is not None and cached[0] == names and cached[1][0].dtype == flat.dtype
+        cached = self._flat_state.get(names)    # one entry per set of names (e.g. two halves)
+        if (cached is not None and cached[0][0].dtype == flat.dtype
                 and all(self.state.get(name) is views and views[0].shape == p.shape
-                        for name, views, p in zip(names, cached[2], ps))):
-            return cached[1]
+                        for name, views, p in zip(names, cached[1], ps))):
+            return cached[0]
         for name, p in zip(names, ps):
             if name in self.state:
                 self._check_slots(name, self.state[name], p)
@@ -82,7 +82,7 @@ class Optimizer:
             self.state[name] = views
             all_views.append(views)
             start += p.size
-        self._flat_state = (names, bufs, tuple(all_views))
+        self._flat_state[names] = (bufs, tuple(all_views))
         return bufs
 
     def _tiles(self, names, ps, gs):
