@@ -44,6 +44,9 @@ class Optimizer:
     def __getstate__(self):      # copies and pickles keep ``state``; the flat caches are rebuilt
         return {**self.__dict__, "_tiling": None, "_flat_state": {}}
 
+    def __setstate__(self, state):   # (also for optimizers pickled before the caches existed)
+        self.__dict__.update({"_tiling": None, "_flat_state": {}, **state})
+
     @staticmethod
     def _check_slots(name, slots, p):
         for s in slots:
