@@ -76,7 +76,7 @@ def load(path):
         Not a vae_np checkpoint, truncated or corrupted, an unknown version, an architecture that
         cannot be rebuilt, arrays that do not match it, or non-finite parameter values.
     """
-    from .models import VAE, Autoencoder
+    from .nn import VAE, Autoencoder
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")

@@ -261,7 +261,7 @@ def plot_mixture_1d(gmm, x, ax=None, bins=60, title="Gaussian mixture fitted by 
     Component ``k`` is drawn as ``pi_k N(x; mu_k, sigma_k**2)``, so the components add up to the
     mixture density ``p(x)``.
     """
-    from .gaussians import normal_logpdf
+    from .prob.gaussians import normal_logpdf
     ax = _axes(ax, (7, 4))
     x = np.asarray(x, dtype=float).reshape(-1)
     pad = 0.1 * (x.max() - x.min())

@@ -4,6 +4,12 @@ One epoch visits every training example once in a fresh random order (an index p
 preallocated batch buffer, no copy of the data set). Each step draws one ``eps`` per example
 (``L = 1`` sample, as in Kingma & Welling's experiments), computes the loss and gradients, checks
 that they are finite, and lets the optimizer update the parameters in place.
+
+This is the one place that chooses how a step is computed. With the ``"numba"`` backend (the
+default, :mod:`vae_np.fast.backends`) and a model and optimizer that :mod:`vae_np.fast`
+supports, a step is ``fast.step.loss_and_grads`` then ``fast.optimizers.step``; otherwise it is
+the reference ``model.loss_and_grads`` then ``optimizer.step`` of :mod:`vae_np.nn`. Both give
+the same numbers to float rounding.
 """
 from __future__ import annotations
 
@@ -14,10 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from . import _flat, kernels
+from . import fast
 from ._validation import check_array, check_positive_int
+from .fast.flat import all_finite, tiled_base
 
-__all__ = ["History", "fit", "NonFiniteLossError"]
+__all__ = ["History", "fit", "make_step", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -56,14 +63,15 @@ class History:
 def _first_nonfinite(loss, grads, flat=None):
     """What is NaN/inf: the loss or the first such gradient (None if all are finite).
 
-    ``flat``, if given, is the 1-D array that the gradient arrays tile (one pass checks all).
+    ``flat``, if given, is the 1-D array that the gradient arrays tile: one compiled pass checks
+    them all, and the arrays are looked at one by one only when it finds something.
     """
     if not math.isfinite(loss):
         return f"the loss ({loss})"
-    if flat is not None and kernels.get_backend() == "numba" and kernels.all_finite(flat):
-        return None                                   # (NumPy's isfinite stays per array)
+    if flat is not None and all_finite(flat):
+        return None
     for name, g in grads.items():
-        if not kernels.all_finite(g):  # no temporary boolean array per step
+        if not np.isfinite(g).all():
             return f"the gradient of {name!r}"
     return None
 
@@ -73,6 +81,50 @@ def _first_nonfinite_param(params):
         if not np.isfinite(p).all():
             return name
     return None
+
+
+def make_step(model, optimizer, beta=1.0):
+    """One training step of ``fit``, as a function: loss and gradients, a finite check, an update.
+
+    This is where the fast or the reference path is chosen, once: with the ``"numba"`` backend,
+    ``vae_np.fast.step.loss_and_grads`` when it supports the model and
+    ``vae_np.fast.optimizers.step`` (which falls back to ``optimizer.step`` by itself);
+    otherwise ``model.loss_and_grads`` and ``optimizer.step``.
+
+    Parameters
+    ----------
+    model : vae_np.VAE or vae_np.Autoencoder
+    optimizer : vae_np.nn.optim.Optimizer
+    beta : float
+        Weight of the KL term.
+
+    Returns
+    -------
+    step : callable
+        ``step(X, eps) -> (loss, problem)`` for a validated batch ``X`` of shape
+        (n, input_dim) and noise ``eps`` of shape (n, latent_dim), both C-contiguous of
+        ``model.dtype``. ``problem`` is None after a successful update, else a description of
+        what is NaN/inf (the loss or the first such gradient), and the parameters are not updated.
+    """
+    use_fast = fast.get_backend() == "numba"
+    flat_grads = tiled_base(list(model.grads.values())) if use_fast else None
+    if use_fast and fast.step.supports(model):
+        def loss_and_grads(X, eps):
+            return fast.step.loss_and_grads(model, X, eps, beta)
+    else:
+        def loss_and_grads(X, eps):
+            return model.loss_and_grads(X, eps, beta)
+
+    def step(X, eps):
+        loss, grads = loss_and_grads(X, eps)
+        problem = _first_nonfinite(loss, grads, flat_grads)
+        if problem is None:
+            if use_fast:
+                fast.optimizers.step(optimizer, model.params, grads)
+            else:
+                optimizer.step(model.params, grads)
+        return loss, problem
+    return step
 
 
 def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True, beta=1.0,
@@ -132,6 +184,7 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
         raise ValueError("dynamic_binarization needs likelihood='bernoulli'")
     if not (math.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    train_step = make_step(model, optimizer, beta)
     rng = np.random.default_rng(seed)
     n = len(X)
     batch_size = min(batch_size, n)
@@ -145,7 +198,6 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             order = rng.permutation(n)
-            flat_grads = _flat.tiled_base(list(model.grads.values()))  # None if not tiled
             sums = np.zeros(3)
             for step in range(1, steps + 1):
                 idx = order[(step - 1) * batch_size: step * batch_size]
@@ -157,8 +209,7 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
                     np.less(u, xb, out=u)
                     xb[...] = u
                 eps = rng.standard_normal((len(idx), model.latent_dim), dtype=model.dtype)
-                loss, grads = model._loss_and_grads(xb, eps, beta)
-                bad = _first_nonfinite(loss, grads, flat_grads if grads is model.grads else None)
+                loss, bad = train_step(xb, eps)
                 if bad is not None:
                     broken = _first_nonfinite_param(model.params)
                     if broken is not None:
@@ -171,7 +222,6 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
                         f"{bad} became NaN/inf at epoch {epoch}, step {step} of {steps}; the "
                         "parameters are left at the last finite step. Try a smaller learning "
                         "rate, check the data for extreme values, or use float64.")
-                optimizer.step(model.params, grads)
                 t = model.terms
                 sums += len(idx) * np.array([t["loss"], t["recon"], t["kl"]])
                 bar.update(1)

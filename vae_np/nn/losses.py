@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
-
 __all__ = ["bernoulli_nll", "bernoulli_log_prob", "gaussian_nll", "gaussian_log_prob",
            "kl_normal_std", "kl_normal_std_per_example", "log_normal_std", "log_normal_diag",
            "logsumexp", "sigmoid"]
@@ -95,8 +93,11 @@ def bernoulli_nll(logits, X):
     Computing ``log(sigmoid(a))`` naively gives ``log(0) = -inf`` once ``sigmoid`` underflows.
     """
     n = logits.shape[0]
-    nll_rows, dlogits = kernels.bernoulli_nll_grad(logits, X, 1.0 / n)
-    return float(nll_rows.mean()), dlogits
+    E = np.exp(-np.abs(logits))                    # in (0, 1]: never overflows
+    nll = np.maximum(logits, 0) - X * logits + np.log1p(E)
+    sig = np.where(logits >= 0, 1 / (1 + E), E / (1 + E))   # sigmoid from the same exp(-|a|)
+    dlogits = (sig - X) * logits.dtype.type(1.0 / n)
+    return float(nll.sum(axis=1, dtype=np.float64).mean()), dlogits
 
 
 def gaussian_log_prob(mean, X, obs_std=1.0):

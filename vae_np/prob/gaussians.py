@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from ._validation import check_array, check_positive_int
+from .._validation import check_array, check_positive_int
 
 __all__ = ["LOG_2PI", "normal_logpdf", "mvn_logpdf", "mvn_sample", "cholesky"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_array, check_positive_float, check_positive_int
+from .._validation import check_array, check_positive_float, check_positive_int
 from .gaussians import mvn_logpdf
 
 __all__ = ["LinearGaussian"]

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_array, check_positive_int
+from .._validation import check_array, check_positive_int
 from .gaussians import _mvn_logpdf_chol, cholesky
-from .losses import logsumexp
+from ..nn.losses import logsumexp
 
 __all__ = ["GaussianMixture", "NotFittedError"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_array, check_positive_float, check_positive_int
-from .losses import kl_normal_std_per_example
+from .._validation import check_array, check_positive_float, check_positive_int
+from ..nn.losses import kl_normal_std_per_example
 
 __all__ = ["encode_all", "kl_per_dimension", "active_units", "rate_distortion",
            "bernoulli_nll_naive", "nearest_template"]

@@ -1,0 +1,53 @@
+"""Which training step :func:`vae_np.fit` runs: the fast one (``"numba"``) or the reference.
+
+``"numba"`` (the default) lets ``fit`` use the fused step of :mod:`vae_np.fast.step` and the
+one-call optimizer update of :mod:`vae_np.fast.optimizers` whenever they support the model and
+optimizer; ``"numpy"`` makes it run the readable reference path of :mod:`vae_np.nn`
+(``model.loss_and_grads`` and ``optimizer.step``). Both compute the same numbers to float
+rounding (``tests/fast`` checks this).
+
+Under ``NUMBA_DISABLE_JIT=1`` the kernels would run as interpreted Python loops, thousands of
+times slower than NumPy, so the backend is then always ``"numpy"``; the unit tests still call the
+interpreted kernels directly on small arrays, which is what that setting is for.
+"""
+from __future__ import annotations
+
+import contextlib
+
+from ._jit import JIT_DISABLED
+
+__all__ = ["set_backend", "get_backend", "backend", "BACKENDS"]
+
+BACKENDS = ("numba", "numpy")
+_state = {"backend": "numpy" if JIT_DISABLED else "numba"}
+
+
+def set_backend(name: str) -> None:
+    """Choose the training step that :func:`vae_np.fit` runs.
+
+    Parameters
+    ----------
+    name : {"numba", "numpy"}
+        ``"numba"``: the fused, compiled step where supported; ``"numpy"``: the reference.
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; use one of {BACKENDS}")
+    if name == "numba" and JIT_DISABLED:
+        name = "numpy"     # interpreted kernels would be far too slow (see this module's docstring)
+    _state["backend"] = name
+
+
+def get_backend() -> str:
+    """The backend in use: ``"numba"`` or ``"numpy"``."""
+    return _state["backend"]
+
+
+@contextlib.contextmanager
+def backend(name: str):
+    """Switch the backend for a ``with`` block: ``with vae_np.fast.backend("numpy"): ...``."""
+    old = get_backend()
+    set_backend(name)
+    try:
+        yield
+    finally:
+        _state["backend"] = old

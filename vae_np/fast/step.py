@@ -1,0 +1,197 @@
+"""The fused training step: a model's loss and gradients with (almost) no allocation.
+
+:meth:`vae_np.VAE.loss_and_grads` and :meth:`vae_np.Autoencoder.loss_and_grads`, written layer
+by layer in :mod:`vae_np.nn`, are the readable versions: every layer allocates its output, every
+activation its gradient, and each elementwise formula makes a few NumPy temporaries. This module
+computes the same numbers (to float rounding) for a whole step with
+
+* the GEMMs on BLAS, writing into **preallocated buffers** (``np.matmul(..., out=buf)``) and
+  straight into the gradient arrays (``dW = X.T @ dZ`` lands in ``grads``);
+* the elementwise work **fused** into few passes over memory: bias + activation
+  (:mod:`~vae_np.fast.activations`); activation backward + the bias gradient; output bias +
+  likelihood + its gradient + the output bias gradient (:mod:`~vae_np.fast.likelihoods`);
+  sampling + KL, and their backward pass (:mod:`~vae_np.fast.reparam`);
+* no gradient with respect to the input data (the first layer's ``dX`` is never needed).
+
+The buffers are kept per model and batch size, so a training loop reuses them from step to step
+(a fresh temporary of a few hundred kB costs page faults on every step).
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from ..nn import VAE, Autoencoder, Linear
+from .activations import act_backward_bias, bias_act_forward
+from .likelihoods import bernoulli_nll_grad_bias, gaussian_nll_grad_bias
+from .reparam import reparam_backward_bias, reparam_kl
+
+__all__ = ["supports", "loss_and_grads", "clear_workspaces"]
+
+_MAX_WORKSPACES = 4  # batch sizes kept per model (e.g. the full batch and an epoch's last one)
+
+# Per model: its stage plan and its buffers by batch size. Weak keys: a copy of a model starts
+# with none, and nothing here keeps a model alive.
+_plans = weakref.WeakKeyDictionary()
+_workspaces = weakref.WeakKeyDictionary()
+
+
+def _stages(mlp):
+    """The MLP as a list of ``(Linear, activation name)`` pairs."""
+    stages = []
+    for layer in mlp.layers:
+        if isinstance(layer, Linear):
+            stages.append([layer, "identity"])
+        else:
+            stages[-1][1] = layer.name
+    return stages
+
+
+def _plan(model):
+    """The encoder's and decoder's stages, built once per model (its layers are never re-bound)."""
+    plan = _plans.get(model)
+    if plan is None:
+        plan = _plans[model] = (_stages(model.encoder), _stages(model.decoder))
+    return plan
+
+
+def supports(model):
+    """Whether :func:`loss_and_grads` can compute this model's step.
+
+    Parameters
+    ----------
+    model : object
+
+    Returns
+    -------
+    bool
+        True for a ``VAE`` or an ``Autoencoder`` (either likelihood) whose decoder ends in a
+        Linear layer (logits or means), as every model built by ``vae_np`` does.
+    """
+    return (isinstance(model, (VAE, Autoencoder))
+            and _plan(model)[1][-1][1] == "identity"
+            and (not isinstance(model, Autoencoder) or _plan(model)[0][-1][1] == "identity"))
+
+
+class _Workspace:
+    """Buffers for one batch size: forward outputs and backward gradients of every layer."""
+
+    def __init__(self, enc, dec, n, k, dtype):
+        def bufs(stages):
+            return [np.empty((n, lin.params["W"].shape[1]), dtype) for lin, _ in stages]
+        self.enc_out, self.enc_grad = bufs(enc), bufs(enc)   # enc_grad[-1]: grad of its output
+        self.dec_out, self.dec_grad = bufs(dec), bufs(dec)[:-1]  # the logits turn into their grad
+        d = dec[-1][0].params["W"].shape[1]
+        self.std, self.z, self.dz = (np.empty((n, k), dtype) for _ in range(3))
+        self.E, self.L = np.empty((n, d), dtype), np.empty((n, d), dtype)
+        self.col, self.total = np.empty(d, dtype), np.empty(d, np.float64)
+
+
+def _workspace(model, enc, dec, n):
+    cache = _workspaces.setdefault(model, {})
+    ws = cache.get(n)              # the architecture and dtype of a model never change
+    if ws is None:
+        if len(cache) >= _MAX_WORKSPACES:
+            cache.clear()
+        ws = cache[n] = _Workspace(enc, dec, n, model.latent_dim, model.dtype)
+    return ws
+
+
+def clear_workspaces(model):
+    """Free the buffers kept for ``model`` (they are rebuilt on its next step)."""
+    _workspaces.pop(model, None)
+
+
+def _forward(stages, X, outs, last_bias=True):
+    """``outs[s] = act_s(outs[s-1] @ W_s + b_s)``; the last bias is left out if asked."""
+    last = len(stages) - 1
+    for s, (lin, act) in enumerate(stages):
+        Y = outs[s]
+        np.matmul(X, lin.params["W"], out=Y)
+        if s < last or last_bias:
+            bias_act_forward(Y, lin.params["b"], act)
+        X = Y
+    return X
+
+
+def _backward(stages, X, outs, grads, G, dX=None):
+    """Backward through the stages, writing (not adding) every ``W`` and ``b`` gradient.
+
+    ``G`` holds ∂L/∂(pre-activation output of the last stage), whose bias gradient the caller
+    has already written. ``dX`` (optional buffer) receives ∂L/∂X.
+    """
+    for s in range(len(stages) - 1, -1, -1):
+        lin = stages[s][0]
+        np.matmul((X if s == 0 else outs[s - 1]).T, G, out=lin.grads["W"])
+        if s > 0:
+            prev, act = stages[s - 1]
+            np.matmul(G, lin.params["W"].T, out=grads[s - 1])
+            G = act_backward_bias(grads[s - 1], outs[s - 1], act, prev.grads["b"])
+        elif dX is not None:
+            np.matmul(G, lin.params["W"].T, out=dX)
+
+
+def _decode_loss(model, dec, ws, z, X):
+    """Decoder forward from ``z``, the likelihood's NLL (summed over the batch) and its gradient,
+    and the decoder backward into its parameter gradients and ``ws.dz`` (= ∂L/∂z)."""
+    n = X.shape[0]
+    A = _forward(dec, z, ws.dec_out, last_bias=False)            # logits/means without bias
+    out_layer = dec[-1][0]
+    if model.likelihood == "bernoulli":
+        nll = bernoulli_nll_grad_bias(A, out_layer.params["b"], X, 1.0 / n, ws.E, ws.L,
+                                      out_layer.grads["b"], ws.col, ws.total)
+    else:
+        nll = gaussian_nll_grad_bias(A, out_layer.params["b"], X, model.obs_std, 1.0 / n,
+                                     out_layer.grads["b"])
+    # A now holds ∂L/∂(decoder output)
+    _backward(dec, z, ws.dec_out, ws.dec_grad, A, dX=ws.dz)
+    return nll
+
+
+def loss_and_grads(model, X, eps, beta=1.0):
+    """The model's loss on a batch and its gradients, fused (the numbers of the reference path).
+
+    Parameters
+    ----------
+    model : vae_np.VAE or vae_np.Autoencoder
+        A model for which :func:`supports` is true.
+    X : ndarray of shape (n, input_dim)
+        C-contiguous batch of ``model.dtype``, already validated (values in [0, 1] for a
+        Bernoulli likelihood).
+    eps : ndarray of shape (n, latent_dim)
+        C-contiguous standard normal noise of ``model.dtype`` (for an Autoencoder, used only
+        when ``code_noise > 0``).
+    beta : float
+        Weight of the KL term (VAE only).
+
+    Returns
+    -------
+    loss : float
+        In nats per example (sum over pixels and latent dimensions, mean over the batch).
+    grads : dict of str -> ndarray
+        ``model.grads``, overwritten with this batch's gradients.
+    """
+    n = X.shape[0]
+    enc, dec = _plan(model)
+    ws = _workspace(model, enc, dec, n)
+    H = _forward(enc, X, ws.enc_out)
+    if isinstance(model, VAE):                                      # H = [mu, logvar]
+        kl = reparam_kl(H, eps, ws.std, ws.z) / n
+        recon = _decode_loss(model, dec, ws, ws.z, X) / n
+        dH = reparam_backward_bias(ws.dz, eps, ws.std, H, beta / n, ws.enc_grad[-1],
+                                   enc[-1][0].grads["b"])
+    else:                                                           # H = the code
+        z = H
+        if model.code_noise > 0 and eps is not None:
+            z = ws.z
+            np.multiply(eps, model.dtype.type(model.code_noise), out=z)
+            z += H
+        kl = 0.0
+        recon = _decode_loss(model, dec, ws, z, X) / n
+        dH = ws.dz
+        dH.sum(axis=0, out=enc[-1][0].grads["b"])
+    _backward(enc, X, ws.enc_out, ws.enc_grad, dH)
+    loss = recon + beta * kl
+    model.terms = {"loss": loss, "recon": recon, "kl": kl}
+    return loss, model.grads

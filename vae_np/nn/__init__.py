@@ -1,0 +1,22 @@
+"""The engine a reader learns from, in plain NumPy: layers, losses, models, optimizers.
+
+Each layer's backward pass sits beside its forward pass; nothing here imports numba or
+:mod:`vae_np.fast` (``tests/test_architecture.py`` checks this).
+
+* :mod:`~vae_np.nn.layers` — ``Linear``, ``ReLU``, ``Tanh``, ``Sigmoid``, ``Softplus``, ``MLP``
+* :mod:`~vae_np.nn.losses` — Bernoulli and Gaussian NLLs, the analytic KL, log-densities,
+  log-sum-exp (each the one home of its formula)
+* :mod:`~vae_np.nn.autoencoder`, :mod:`~vae_np.nn.vae` — ``Autoencoder`` and ``VAE``
+* :mod:`~vae_np.nn.optim` — ``SGD``, ``Adagrad``, ``Adam``
+* :mod:`~vae_np.nn.gradcheck` — finite-difference gradient checks
+* :mod:`~vae_np.nn.params` — parameters as views of one flat vector
+"""
+from . import gradcheck, layers, losses, optim, params
+from .autoencoder import Autoencoder
+from .layers import MLP, Identity, Linear, ReLU, Sigmoid, Softplus, Tanh
+from .optim import SGD, Adagrad, Adam, Optimizer
+from .vae import VAE
+
+__all__ = ["gradcheck", "layers", "losses", "optim", "params", "Autoencoder", "VAE", "MLP",
+           "Identity", "Linear", "ReLU", "Sigmoid", "Softplus", "Tanh", "SGD", "Adagrad", "Adam",
+           "Optimizer"]

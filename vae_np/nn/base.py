@@ -1,0 +1,120 @@
+"""What the Autoencoder and the VAE share: an encoder and a decoder MLP and a likelihood.
+
+Loss scaling (everywhere in ``vae_np``): the loss is a **sum over pixels and latent dimensions
+and a mean over the batch**, so it is in nats per example and does not change with the batch size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_array, check_positive_float, check_positive_int, check_sizes
+from .layers import ACTIVATION_NAMES, MLP
+from .losses import bernoulli_log_prob, bernoulli_nll, gaussian_log_prob, gaussian_nll, sigmoid
+from .params import pack
+
+__all__ = ["Model", "LIKELIHOODS"]
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+class Model:
+    """What the Autoencoder and the VAE share: the two MLPs, the likelihood, decoding, checks."""
+
+    def __init__(self, input_dim, hidden_dims, latent_dim, activation, likelihood, obs_std,
+                 seed, dtype):
+        self.input_dim = check_positive_int(input_dim, "input_dim")
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.hidden_dims = check_sizes(hidden_dims, "hidden_dims")
+        if activation not in ACTIVATION_NAMES:
+            raise ValueError(f"unknown activation {activation!r}; use one of {ACTIVATION_NAMES}")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {likelihood!r}; use one of {LIKELIHOODS}")
+        self.activation = activation
+        self.likelihood = likelihood
+        self.obs_std = check_positive_float(obs_std, "obs_std")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.seed = seed
+        self.terms = {}
+
+    def _build(self, enc_out):
+        rng = np.random.default_rng(self.seed)
+        h = list(self.hidden_dims)
+        self.encoder = MLP([self.input_dim, *h, enc_out], self.activation, rng=rng,
+                           dtype=self.dtype)
+        self.decoder = MLP([self.latent_dim, *h[::-1], self.input_dim], self.activation,
+                           rng=rng, dtype=self.dtype)
+        self._pack()
+
+    def _pack(self):
+        """One contiguous buffer for all parameters and one for the gradients (``params.py``)."""
+        nets = (("enc", self.encoder), ("dec", self.decoder))
+        pack([layer for _, net in nets for layer in net.layers], self.dtype)
+        self.params, self.grads = {}, {}
+        for prefix, net in nets:
+            net.collect_params()
+            for k in net.params:
+                self.params[f"{prefix}.{k}"] = net.params[k]
+                self.grads[f"{prefix}.{k}"] = net.grads[k]
+
+    def __setstate__(self, state):
+        # a deep copy or an unpickled model has separate arrays again: back into flat buffers
+        self.__dict__.update(state)
+        self._pack()
+
+    @property
+    def config(self):
+        """Constructor arguments (stored in checkpoints)."""
+        return dict(input_dim=self.input_dim, hidden_dims=list(self.hidden_dims),
+                    latent_dim=self.latent_dim, activation=self.activation,
+                    likelihood=self.likelihood, obs_std=self.obs_std, seed=self.seed,
+                    dtype=self.dtype.name)
+
+    @property
+    def n_params(self):
+        """Total number of scalar parameters."""
+        return int(sum(p.size for p in self.params.values()))
+
+    def zero_grad(self):
+        """Set every gradient to zero."""
+        self.encoder.zero_grad()
+        self.decoder.zero_grad()
+
+    def _check_X(self, X, name="X"):
+        return check_array(X, name, n_features=self.input_dim, dtype=self.dtype,
+                           unit_interval=self.likelihood == "bernoulli")
+
+    def _check_Z(self, Z, name="Z"):
+        return check_array(Z, name, n_features=self.latent_dim, dtype=self.dtype)
+
+    def _nll_and_grad(self, out, X):
+        if self.likelihood == "bernoulli":
+            return bernoulli_nll(out, X)
+        return gaussian_nll(out, X, self.obs_std)
+
+    def _log_px(self, out, X):
+        """Per-example log p(x|z) from decoder outputs (logits or means), shape (n,)."""
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_prob(out, X)
+        return gaussian_log_prob(out, X, self.obs_std)
+
+    def decode(self, Z):
+        """Decode latent codes to pixel means.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n, latent_dim)
+
+        Returns
+        -------
+        ndarray of shape (n, input_dim)
+            Bernoulli probabilities ``sigmoid(logits)`` or Gaussian means.
+        """
+        out = self.decoder.forward(self._check_Z(Z))
+        return sigmoid(out).astype(self.dtype) if self.likelihood == "bernoulli" else out
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(input_dim={self.input_dim}, hidden_dims="
+                f"{list(self.hidden_dims)}, latent_dim={self.latent_dim}, activation="
+                f"{self.activation!r}, likelihood={self.likelihood!r}, dtype={self.dtype.name})")
