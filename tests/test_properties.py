@@ -1,7 +1,7 @@
 """Property tests (hypothesis) for the numerics: finite and correct at extreme inputs.
 
 * Bernoulli NLL from logits and its gradient: logits anywhere in [-1e4, 1e4] (float32 and
-  float64, numba and NumPy backends) give finite values equal to a float64 reference.
+  float64, the nn reference and the fast kernel) give finite values equal to a float64 reference.
 * The analytic KL and its gradients: ``logvar`` anywhere in [-50, 50] and ``mu`` in [-1e3, 1e3].
   No clamp is needed (or applied) there: ``exp(logvar)`` only overflows float32 above
   ``logvar = 88.7`` and ``exp(0.5*logvar)`` above 177. Beyond that, rather than silently clip,
@@ -20,13 +20,16 @@ from hypothesis.extra.numpy import arrays
 from scipy.special import expit
 from scipy.special import logsumexp as scipy_logsumexp
 
-from vae_np import VAE, kernels
-from vae_np.losses import (bernoulli_log_prob, bernoulli_nll, kl_normal_std,
-                           kl_normal_std_per_example, logsumexp)
+from vae_np import VAE
+from vae_np.fast import likelihoods, reparam
+from vae_np.fast import step as fast_step
+from vae_np.nn.losses import (bernoulli_log_prob, bernoulli_nll, kl_normal_std,
+                              kl_normal_std_per_example, logsumexp)
+from vae_np.nn.vae import reparameterize
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
-BACKENDS = ["numba", "numpy"]
+PATHS = ["fast", "reference"]
 DTYPES = [np.float32, np.float64]
 
 shapes = st.tuples(st.integers(1, 5), st.integers(1, 7))
@@ -54,15 +57,21 @@ def tol(dtype, magnitude):
 
 
 # ------------------------------------------------------------------------------------ BCE
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @SETTINGS
 @given(data=st.data())
-def test_bernoulli_nll_finite_and_correct_at_extreme_logits(backend, dtype, data):
+def test_bernoulli_nll_finite_and_correct_at_extreme_logits(path, dtype, data):
     a, x = data.draw(logits_and_targets(dtype))
     n = a.shape[0]
-    with kernels.backend(backend):
+    if path == "reference":
         loss, dlogits = bernoulli_nll(a.copy(), x)
+    else:
+        dlogits = a.copy()
+        total = likelihoods.bernoulli_nll_grad_bias(
+            dlogits, np.zeros(a.shape[1], dtype), x, 1.0 / n, np.empty_like(a),
+            np.empty_like(a), np.empty(a.shape[1], dtype))
+        loss = total / n
     a64, x64 = a.astype(np.float64), x.astype(np.float64)
     ref_rows = (softplus_ref(a64) - x64 * a64).sum(axis=1)
     assert np.isfinite(loss) and np.isfinite(dlogits).all()
@@ -131,17 +140,26 @@ def test_kl_finite_and_correct_for_extreme_logvar(dtype, data):
                                rtol=16 * np.finfo(dtype).eps, atol=tol(dtype, 1.0) / n)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @SETTINGS
 @given(data=st.data())
-def test_reparameterization_gradients_finite_for_extreme_logvar(backend, dtype, data):
+def test_reparameterization_gradients_finite_for_extreme_logvar(path, dtype, data):
     mu, lv = data.draw(mu_logvar(dtype))
     eps = data.draw(arrays(np.float64, mu.shape, elements=st.floats(-6, 6))).astype(dtype)
     dz = data.draw(arrays(np.float64, mu.shape, elements=st.floats(-1, 1))).astype(dtype)
-    with kernels.backend(backend):
-        z, std = kernels.reparameterize(mu, lv, eps)
-        dmu, dlv = kernels.reparam_backward(dz, eps, std, mu, lv, 1.0, 1.0 / len(mu))
+    n, k = mu.shape
+    if path == "reference":                   # as VAE.loss_and_grads computes them
+        z, std = reparameterize(mu, lv, eps)
+        _, dmu_kl, dlv_kl = kl_normal_std(mu, lv)
+        dmu, dlv = dz + dmu_kl, 0.5 * dz * eps * std + dlv_kl
+    else:
+        H = np.concatenate([mu, lv], axis=1)
+        z, std = np.empty_like(mu), np.empty_like(mu)
+        reparam.reparam_kl(H, eps, std, z)
+        dH = np.empty_like(H)
+        reparam.reparam_backward_bias(dz, eps, std, H, 1.0 / n, dH, np.empty(2 * k, dtype))
+        dmu, dlv = dH[:, :k], dH[:, k:]
     for arr in (z, std, dmu, dlv):
         assert np.isfinite(arr).all() and arr.dtype == dtype
     np.testing.assert_allclose(std, np.exp(0.5 * lv.astype(np.float64)),
@@ -185,12 +203,12 @@ def test_logsumexp_all_minus_inf_is_minus_inf_not_nan():
 
 
 # ------------------------------------------------------------------------------------ a whole VAE
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(logit_scale=st.sampled_from([1.0, 1e2, 1e3]),
        logvar_bias=st.sampled_from([-50.0, -10.0, 0.0, 10.0, 50.0]),
        dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
-def test_vae_loss_and_gradients_finite_at_extremes(backend, logit_scale, logvar_bias, dtype,
+def test_vae_loss_and_gradients_finite_at_extremes(path, logit_scale, logvar_bias, dtype,
                                                     seed):
     """Decoder logits of size up to ~1e4 and encoder log-variances of +-50 keep everything finite."""
     rng = np.random.default_rng(seed)
@@ -204,8 +222,10 @@ def test_vae_loss_and_gradients_finite_at_extremes(backend, logit_scale, logvar_
     m.params[dec_last][...] *= logit_scale
     X = (rng.random((5, 12)) < 0.5).astype(dtype)
     eps = rng.standard_normal((5, k)).astype(dtype)
-    with kernels.backend(backend):
+    if path == "reference":
         loss, grads = m.loss_and_grads(X, eps)
+    else:
+        loss, grads = fast_step.loss_and_grads(m, X, eps)
     assert np.isfinite(loss), (loss, m.terms)
     for name, g in grads.items():
         assert np.isfinite(g).all(), name

@@ -2,11 +2,7 @@
 import numpy as np
 import pytest
 
-from vae_np import kernels
-
-
-def _nb(f):
-    return getattr(f, "py_func", f) if kernels.numba.config.DISABLE_JIT else f
+from vae_np.fast.matmul import matmul_bias_act
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -22,14 +18,10 @@ def test_matmul_bias_act_matches_blas(dtype, act, m, k, n):
         expected = np.maximum(expected, 0)
     tol = 1e-5 * np.sqrt(k) if dtype == np.float32 else 1e-12 * np.sqrt(k)
     # small blocks so that several k- and n-blocks and the row remainder are all exercised
-    C = _nb(kernels._matmul_bias_act_nb)(A, B, b, act == "relu", np.empty((m, n), dtype), 8, 16)
+    C = matmul_bias_act(A, B, b, act, kc=8, nc=16)
+    assert C.dtype == dtype
     np.testing.assert_allclose(C, expected, rtol=tol, atol=tol)
-    with kernels.backend("numba"):
-        C2 = kernels.matmul_bias_act(A, B, b, act)
-    np.testing.assert_allclose(C2, expected, rtol=tol, atol=tol)
-    with kernels.backend("numpy"):
-        np.testing.assert_allclose(kernels.matmul_bias_act(A, B, b, act), expected, rtol=tol,
-                                   atol=tol)
+    np.testing.assert_allclose(matmul_bias_act(A, B, b, act), expected, rtol=tol, atol=tol)
 
 
 def test_matmul_bias_act_out_and_views():
@@ -38,7 +30,7 @@ def test_matmul_bias_act_out_and_views():
     W = rng.standard_normal((6, 10)).astype(np.float32)
     b = np.zeros(6, np.float32)
     out = np.full((20, 6), np.nan, np.float32)
-    C = kernels.matmul_bias_act(A, W.T, b, "identity", out=out)     # a transposed view
+    C = matmul_bias_act(A, W.T, b, "identity", out=out)     # a transposed view
     assert C is out
     np.testing.assert_allclose(C, A @ W.T, rtol=1e-5, atol=1e-5)
 
@@ -46,6 +38,6 @@ def test_matmul_bias_act_out_and_views():
 def test_matmul_bias_act_validates():
     A, B, b = np.ones((3, 4)), np.ones((4, 5)), np.ones(5)
     with pytest.raises(ValueError, match="shapes do not fit"):
-        kernels.matmul_bias_act(A, B.T, b)
+        matmul_bias_act(A, B.T, b)
     with pytest.raises(ValueError, match="supports"):
-        kernels.matmul_bias_act(A, B, b, "tanh")
+        matmul_bias_act(A, B, b, "tanh")
