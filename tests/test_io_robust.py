@@ -20,16 +20,6 @@ import vae_np.io as vio
 from vae_np.io import FORMAT, VERSION, CheckpointError
 
 
-def small(seed=0):
-    return vae_np.VAE(10, [6], 2, seed=seed)
-
-
-def assert_same_params(a, b):
-    assert a.params.keys() == b.params.keys()
-    for k in a.params:
-        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
-
-
 def write_checkpoint(path, header, arrays):
     """Write an .npz laid out like a checkpoint, with any header and arrays (to forge bad ones)."""
     h = header if isinstance(header, str) else json.dumps(header)
@@ -62,31 +52,33 @@ def _interrupt(*args, **kwargs):
     ("os.fsync", _boom),
     ("os.replace", _boom),
 ])
-def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch, target, replacement):
+def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch, small_model,
+                                                    assert_same_params, target, replacement):
     path = tmp_path / "model.npz"
-    old = small(seed=1)
+    old = small_model(seed=1)
     vae_np.save(old, path)
     before = path.read_bytes()
     module, name = target.split(".")
     monkeypatch.setattr(getattr(vio, module), name, replacement)
     with pytest.raises((OSError, KeyboardInterrupt)):
-        vae_np.save(small(seed=2), path)
+        vae_np.save(small_model(seed=2), path)
     monkeypatch.undo()
     assert sorted(os.listdir(tmp_path)) == ["model.npz"], "a temp file was left behind"
     assert path.read_bytes() == before
     assert_same_params(vae_np.load(path), old)
 
 
-def test_crash_during_first_save_leaves_nothing(tmp_path, monkeypatch):
+def test_crash_during_first_save_leaves_nothing(tmp_path, monkeypatch, small_model):
     monkeypatch.setattr(vio.np, "savez", _partial_then_boom)
     with pytest.raises(OSError, match="simulated crash"):
-        vae_np.save(small(), tmp_path / "model.npz")
+        vae_np.save(small_model(), tmp_path / "model.npz")
     assert os.listdir(tmp_path) == []
 
 
-def test_save_replaces_and_writes_in_the_target_folder(tmp_path, monkeypatch):
+def test_save_replaces_and_writes_in_the_target_folder(tmp_path, monkeypatch, small_model,
+                                                       assert_same_params):
     path = tmp_path / "model.npz"
-    vae_np.save(small(seed=1), path)
+    vae_np.save(small_model(seed=1), path)
     seen = []
     real_replace = os.replace
 
@@ -95,7 +87,7 @@ def test_save_replaces_and_writes_in_the_target_folder(tmp_path, monkeypatch):
         return real_replace(src, dst)
 
     monkeypatch.setattr(vio.os, "replace", spy)
-    new = small(seed=2)
+    new = small_model(seed=2)
     vae_np.save(new, path)
     (folder, tmp_name, dst), = seen
     assert folder == str(tmp_path) and tmp_name.endswith(".tmp") and str(dst) == str(path)
@@ -103,14 +95,14 @@ def test_save_replaces_and_writes_in_the_target_folder(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["model.npz"]
 
 
-def test_save_into_missing_folder_fails_clearly(tmp_path):
+def test_save_into_missing_folder_fails_clearly(tmp_path, small_model):
     with pytest.raises(FileNotFoundError):
-        vae_np.save(small(), tmp_path / "no" / "such" / "model.npz")
+        vae_np.save(small_model(), tmp_path / "no" / "such" / "model.npz")
 
 
 # ------------------------------------------------------------------------------------ truncation
-def test_every_truncation_is_rejected(tmp_path):
-    path = vae_np.save(small(), tmp_path / "m.npz")
+def test_every_truncation_is_rejected(tmp_path, small_model):
+    path = vae_np.save(small_model(), tmp_path / "m.npz")
     data = path.read_bytes()
     cuts = sorted({0, 1, 4, 30, 100, len(data) // 3, len(data) // 2, len(data) - 22,
                    len(data) - 1})
@@ -121,8 +113,8 @@ def test_every_truncation_is_rejected(tmp_path):
             vae_np.load(bad)
 
 
-def test_flipped_bytes_in_an_array_are_rejected(tmp_path):
-    path = vae_np.save(small(), tmp_path / "m.npz")
+def test_flipped_bytes_in_an_array_are_rejected(tmp_path, small_model):
+    path = vae_np.save(small_model(), tmp_path / "m.npz")
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF                      # inside a parameter array: CRC mismatch
     path.write_bytes(bytes(data))
@@ -166,16 +158,16 @@ def test_files_from_other_programs_are_rejected(tmp_path):
     ({"format": "someone-elses-format", "version": 1}, "format 'someone-elses-format'"),
     ({"version": 1}, "format None"),
 ])
-def test_foreign_or_broken_headers_are_rejected(tmp_path, header, match):
-    path = write_checkpoint(tmp_path / "m.npz", header, small().params)
+def test_foreign_or_broken_headers_are_rejected(tmp_path, small_model, header, match):
+    path = write_checkpoint(tmp_path / "m.npz", header, small_model().params)
     with pytest.raises(CheckpointError, match=match):
         vae_np.load(path)
 
 
 # ------------------------------------------------------------------------------------ version
 @pytest.mark.parametrize("version", [0, VERSION + 1, "1", None])
-def test_unknown_versions_are_rejected(tmp_path, version):
-    m = small()
+def test_unknown_versions_are_rejected(tmp_path, small_model, version):
+    m = small_model()
     header = good_header(m)
     header["version"] = version
     path = write_checkpoint(tmp_path / "m.npz", header, m.params)
@@ -184,8 +176,8 @@ def test_unknown_versions_are_rejected(tmp_path, version):
         vae_np.load(path)
 
 
-def test_saved_file_records_format_and_version(tmp_path):
-    path = vae_np.save(small(), tmp_path / "m.npz")
+def test_saved_file_records_format_and_version(tmp_path, small_model):
+    path = vae_np.save(small_model(), tmp_path / "m.npz")
     with np.load(path) as data:
         header = json.loads(str(data["__header__"]))
     assert header["format"] == FORMAT and header["version"] == VERSION == 1
@@ -193,10 +185,11 @@ def test_saved_file_records_format_and_version(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ architecture
-def test_unrebuildable_architectures_are_rejected(tmp_path):
-    m = small()
+def test_unrebuildable_architectures_are_rejected(tmp_path, small_model):
+    m = small_model()
     for change, match in [({"class": "GAN"}, "unknown model class 'GAN'"),
-                          ({"config": {**m.config, "latent_dim": 0}}, "cannot be rebuilt.*latent_dim"),
+                          ({"config": {**m.config, "latent_dim": 0}},
+                           "cannot be rebuilt.*latent_dim"),
                           ({"config": {**m.config, "n_layers": 3}}, "cannot be rebuilt.*n_layers"),
                           ({"config": "784-400-20"}, "cannot be rebuilt")]:
         path = write_checkpoint(tmp_path / "m.npz", {**good_header(m), **change}, m.params)
@@ -204,8 +197,8 @@ def test_unrebuildable_architectures_are_rejected(tmp_path):
             vae_np.load(path)
 
 
-def test_arrays_that_do_not_match_the_architecture_are_rejected(tmp_path):
-    m = small()
+def test_arrays_that_do_not_match_the_architecture_are_rejected(tmp_path, small_model):
+    m = small_model()
     header = good_header(m)
     first = next(iter(m.params))
     path = tmp_path / "m.npz"
@@ -233,8 +226,8 @@ def test_arrays_that_do_not_match_the_architecture_are_rejected(tmp_path):
         vae_np.load(path)
 
 
-def test_non_finite_or_non_float_arrays_are_rejected(tmp_path):
-    m = small()
+def test_non_finite_or_non_float_arrays_are_rejected(tmp_path, small_model):
+    m = small_model()
     first = next(iter(m.params))
     path = tmp_path / "m.npz"
     for bad in (np.full_like(m.params[first], np.nan), np.full_like(m.params[first], np.inf),
@@ -244,8 +237,8 @@ def test_non_finite_or_non_float_arrays_are_rejected(tmp_path):
             vae_np.load(path)
 
 
-def test_a_forged_but_valid_checkpoint_loads(tmp_path):
+def test_a_forged_but_valid_checkpoint_loads(tmp_path, small_model, assert_same_params):
     """The helper above writes what save writes: the rejections are not artefacts of it."""
-    m = small(seed=3)
+    m = small_model(seed=3)
     path = write_checkpoint(tmp_path / "m.npz", good_header(m), m.params)
     assert_same_params(vae_np.load(path), m)

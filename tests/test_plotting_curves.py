@@ -1,14 +1,10 @@
 """Test for vae_np.plotting.plot_curves (added with chapters 3-4)."""
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from vae_np.plotting import plot_curves  # noqa: E402
+from vae_np.plotting import plot_curves
 
 
-def test_plot_curves_labels_scales_and_legend():
+def test_plot_curves_labels_scales_and_legend(plt):
     x = np.array([1.0, 10.0, 100.0])
     ax = plot_curves(x, {"a": 1 / x, "b": 2 / x}, title="t", xlabel="n", ylabel="err",
                      logx=True, logy=True, styles={"a": {"color": "k"}})
@@ -18,4 +14,3 @@ def test_plot_curves_labels_scales_and_legend():
     np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), 2 / x)
     ax1 = plot_curves(x, {"only": x})
     assert ax1.get_legend() is None
-    plt.close("all")

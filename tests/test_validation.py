@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import vae_np
-from vae_np import VAE, Adagrad, Adam, Autoencoder, SGD, fit, load_mnist
-from vae_np._validation import (check_array, check_positive_float, check_positive_int,
-                                check_rng)
-from vae_np.datasets import binarize
+from vae_np import SGD, VAE, Adagrad, Adam, Autoencoder, fit, load_mnist
+from vae_np._validation import check_array, check_positive_float, check_positive_int, check_rng
+from vae_np.data.mnist import binarize
+from vae_np.data.moons import moon_image
 
 
 @pytest.fixture
@@ -231,10 +231,10 @@ def test_make_moons_validates():
     with pytest.raises(ValueError, match="n must be a positive integer"):
         vae_np.make_moons(0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="phase must be in"):
-        vae_np.datasets.moon_image(1.5)
+        moon_image(1.5)
 
 
-# ------------------------------------------------------------------------------------ training guard
+# ------------------------------------------------------------------------------- training guard
 class Recording:
     """Mixin for an optimizer: keeps a copy of the parameters after each completed update."""
 
@@ -251,44 +251,71 @@ class RecordingSGD(Recording, SGD):
     pass
 
 
-def test_guard_stops_on_nan_loss_in_a_later_epoch_and_keeps_last_finite_params(X):
+@pytest.fixture(params=vae_np.fast.BACKENDS)
+def wrap_step(request, monkeypatch):
+    """``wrap_step(model, wrapper)``: ``fit`` then computes each step's loss and gradients as
+    ``wrapper(loss_and_grads, Xb, eps, beta)``, on the fast path and on the reference path.
+
+    ``fit`` takes the fused ``vae_np.fast.step.loss_and_grads`` with the ``"numba"`` backend and
+    ``model.loss_and_grads`` with ``"numpy"`` (also what ``"numba"`` means under
+    ``NUMBA_DISABLE_JIT=1``); both are wrapped, and each test counts the wrapper's calls, so a
+    step computed some other way would make it fail.
+    """
+    def wrap(model, wrapper):
+        reference, fused = model.loss_and_grads, vae_np.fast.step.loss_and_grads
+
+        def fused_wrapped(m, Xb, eps, beta=1.0):
+            if m is not model:
+                return fused(m, Xb, eps, beta)
+            return wrapper(lambda Xb_, eps_, beta_: fused(m, Xb_, eps_, beta_), Xb, eps, beta)
+
+        monkeypatch.setattr(model, "loss_and_grads",
+                            lambda Xb, eps, beta=1.0: wrapper(reference, Xb, eps, beta))
+        monkeypatch.setattr(vae_np.fast.step, "loss_and_grads", fused_wrapped)
+
+    with vae_np.fast.backend(request.param):
+        yield wrap
+
+
+def test_guard_stops_on_nan_loss_in_a_later_epoch_and_keeps_last_finite_params(X, wrap_step):
     model = VAE(6, [5], 2, seed=0)
     Xs = np.tile(X, (2, 1))                       # 16 rows, batch 4: 4 steps per epoch
-    original = model._loss_and_grads
-    calls = {"n": 0}
+    calls = dict(n=0)
 
-    def nan_loss_on_call_6(Xb, eps, beta):          # epoch 2, step 2
-        loss, grads = original(Xb, eps, beta)
+    def nan_loss_on_call_6(loss_and_grads, Xb, eps, beta):      # epoch 2, step 2
+        loss, grads = loss_and_grads(Xb, eps, beta)
         calls["n"] += 1
         return (float("nan") if calls["n"] == 6 else loss), grads
 
-    model._loss_and_grads = nan_loss_on_call_6
+    wrap_step(model, nan_loss_on_call_6)
     opt = RecordingAdam(1e-2)
     with pytest.raises(vae_np.train.NonFiniteLossError,
                        match=r"the loss \(nan\) became NaN/inf at epoch 2, step 2 of 4"):
         fit(model, Xs, epochs=3, batch_size=4, optimizer=opt, seed=0, progress=False)
-    assert opt.t == 5                               # the 6th update never happened
+    assert calls["n"] == 6 and opt.t == 5           # the 6th update never happened
     for k, v in model.params.items():
         np.testing.assert_array_equal(v, opt.after[k], err_msg=k)
 
 
-def test_guard_names_the_first_nonfinite_gradient(X):
+def test_guard_names_the_first_nonfinite_gradient(X, wrap_step):
     model = VAE(6, [5], 2, seed=0)
-    original = model._loss_and_grads
     first_enc_W = next(k for k in model.params if k.startswith("enc."))
+    calls = dict(n=0)
 
-    def inf_grad(Xb, eps, beta):
-        loss, grads = original(Xb, eps, beta)
+    def inf_grad(loss_and_grads, Xb, eps, beta):
+        loss, grads = loss_and_grads(Xb, eps, beta)
+        calls["n"] += 1
         grads[first_enc_W][0, 0] = np.inf
         grads["dec.0.b"][0] = np.nan                  # later in the order: not the one named
         return loss, grads
 
-    model._loss_and_grads = inf_grad
+    wrap_step(model, inf_grad)
     before = {k: v.copy() for k, v in model.params.items()}
     opt = Adam(1e-2)
     with pytest.raises(vae_np.train.NonFiniteLossError,
                        match=rf"the gradient of '{first_enc_W}' became NaN/inf at epoch 1, step 1"):
         fit(model, X, epochs=1, batch_size=4, optimizer=opt, seed=0, progress=False)
+    assert calls["n"] == 1
     assert opt.t == 0 and not opt.state             # the optimizer never moved
     for k, v in model.params.items():
         np.testing.assert_array_equal(v, before[k], err_msg=k)

@@ -244,7 +244,7 @@ def plot_mixture_1d(gmm, x, ax=None, bins=60, title="Gaussian mixture fitted by 
 
     Parameters
     ----------
-    gmm : vae_np.gmm.GaussianMixture
+    gmm : vae_np.GaussianMixture
         A fitted mixture of 1-D data.
     x : ndarray of shape (n,) or (n, 1)
         The data.

@@ -140,7 +140,7 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
         Passes over the data.
     batch_size : int
         Minibatch size ``M`` (the last batch of an epoch may be smaller).
-    optimizer : vae_np.optim.Optimizer
+    optimizer : vae_np.nn.optim.Optimizer
         E.g. ``Adam(lr=1e-3)`` or ``Adagrad(lr=0.02)``.
     seed : int
         Seed of the shuffling, the noise ``eps`` and the binarization (training is deterministic

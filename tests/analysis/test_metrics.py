@@ -1,9 +1,11 @@
-"""vae_np.metrics: rate/distortion, per-dimension KL, active units, naive BCE, nearest template."""
+"""vae_np.analysis.metrics: rate/distortion, per-dimension KL, active units, naive BCE, nearest
+template."""
 import numpy as np
 import pytest
 
 import vae_np
-from vae_np import losses, metrics
+from vae_np.analysis import metrics
+from vae_np.nn import losses
 
 
 def _tiny_vae(likelihood="bernoulli", seed=0):

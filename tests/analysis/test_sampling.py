@@ -1,9 +1,9 @@
-"""vae_np.sampling: straight-line interpolation in pixel and latent space."""
+"""vae_np.analysis.sampling: straight-line interpolation in pixel and latent space."""
 import numpy as np
 import pytest
 
 import vae_np
-from vae_np import sampling
+from vae_np.analysis import sampling
 
 
 def test_lerp_includes_both_ends_and_is_evenly_spaced():
@@ -29,8 +29,8 @@ def test_interpolate_pixels_is_a_cross_fade():
 
 
 @pytest.mark.parametrize("cls", [vae_np.VAE, vae_np.Autoencoder])
-def test_interpolate_latent_decodes_the_segment_between_codes(cls):
-    model = cls(10, [6], 2, seed=0, dtype=np.float64)
+def test_interpolate_latent_decodes_the_segment_between_codes(small_model, cls):
+    model = small_model(cls, dtype=np.float64)
     rng = np.random.default_rng(0)
     xa, xb = rng.random(10), rng.random(10)
     images, Z = sampling.interpolate_latent(model, xa, xb, 4)
@@ -44,7 +44,7 @@ def test_interpolate_latent_decodes_the_segment_between_codes(cls):
     np.testing.assert_allclose(images[2], model.decode(Z[2:3])[0], rtol=1e-10)
 
 
-def test_interpolate_latent_rejects_wrong_sizes():
-    model = vae_np.VAE(10, [6], 2, dtype=np.float64)
+def test_interpolate_latent_rejects_wrong_sizes(small_model):
+    model = small_model(dtype=np.float64)
     with pytest.raises(ValueError, match="features"):
         sampling.interpolate_latent(model, np.zeros(9), np.zeros(9), 3)

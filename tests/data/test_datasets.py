@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-import vae_np
-from vae_np.datasets import binarize, load_mnist
+from vae_np.data.mnist import binarize, load_mnist
 
 
 @pytest.fixture(scope="module")

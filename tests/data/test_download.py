@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-from vae_np.datasets import MNIST_FILES, DatasetError, load_mnist
+from vae_np.data.mnist import MNIST_FILES, DatasetError, load_mnist
 
 N_TRAIN, N_TEST = 6, 4
 TIMEOUT = 5.0

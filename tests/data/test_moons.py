@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vae_np.datasets import make_moons, moon_image, moon_lit_fraction
+from vae_np.data.moons import make_moons, moon_image, moon_lit_fraction
 
 
 def test_make_moons_is_deterministic_under_a_seed():

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from vae_np import layers
-from vae_np.gradcheck import check_layer, max_error
+from vae_np.nn import layers
+from vae_np.nn.gradcheck import check_layer, max_error
 
 RNG_SEED = 1234
 

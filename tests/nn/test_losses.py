@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vae_np import losses
-from vae_np.gradcheck import numerical_gradient, relative_error
+from vae_np.nn import losses
+from vae_np.nn.gradcheck import numerical_gradient, relative_error
 
 
 def test_bernoulli_nll_value_and_gradient():
@@ -57,7 +57,8 @@ def test_kl_normal_std_value_and_gradients():
     s = np.exp(0.5 * logvar)
     direct = (np.log(1 / s) + (s ** 2 + mu ** 2) / 2 - 0.5).sum(axis=1).mean()
     assert kl == pytest.approx(direct, rel=1e-12)
-    assert relative_error(dmu, numerical_gradient(lambda: losses.kl_normal_std(mu, logvar)[0], mu)) < 1e-6
+    assert relative_error(dmu, numerical_gradient(
+        lambda: losses.kl_normal_std(mu, logvar)[0], mu)) < 1e-6
     assert relative_error(dlogvar, numerical_gradient(
         lambda: losses.kl_normal_std(mu, logvar)[0], logvar)) < 1e-6
 

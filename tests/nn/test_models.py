@@ -1,10 +1,12 @@
-"""The VAE and the AE: whole-model gradient checks with a fixed eps, the classic bugs, evaluation."""
+"""The VAE and the AE: whole-model gradient checks with a fixed eps, the classic bugs,
+evaluation."""
 import numpy as np
 import pytest
 
 import vae_np
-from vae_np import kernels
-from vae_np.gradcheck import check_model, max_error
+from vae_np.nn import vae
+from vae_np.nn.gradcheck import check_model, max_error
+from vae_np.nn.losses import bernoulli_log_prob
 
 
 def _small(cls, likelihood="bernoulli", activation="relu", seed=0, **kw):
@@ -44,22 +46,49 @@ def test_autoencoder_gradcheck_every_parameter(likelihood, code_noise):
     assert max_error(errors) < 1e-6, errors
 
 
-def test_gradcheck_catches_a_different_eps_in_backward():
-    """If backward used fresh noise instead of the forward pass's eps, the check must fail."""
+def _patch_reparameterize(monkeypatch, buggy):
+    """Make ``VAE.loss_and_grads`` sample z with ``buggy``; returns the list of its calls."""
+    calls = []
+
+    def spy(mu, logvar, eps):
+        calls.append(eps.shape)
+        return buggy(mu, logvar, eps)
+
+    monkeypatch.setattr(vae, "reparameterize", spy)
+    return calls
+
+
+def test_gradcheck_catches_a_different_eps_in_backward(monkeypatch):
+    """If the forward pass sampled z with other noise than the eps that the backward pass uses,
+    the check must fail in the encoder (the decoder's gradients are still right)."""
     model, X, eps = _small(vae_np.VAE, seed=5)
-    rng = np.random.default_rng(0)
-    original = kernels.reparam_backward
-
-    def buggy(dz, eps_, *args, **kw):
-        return original(dz, rng.standard_normal(eps_.shape), *args, **kw)
-
-    kernels.reparam_backward = buggy
-    try:
-        with kernels.backend("numpy"):  # the layer path (the fused path is in test_fast_path)
-            errors = check_model(model, X, eps)
-    finally:
-        kernels.reparam_backward = original
+    other = np.random.default_rng(0).standard_normal(eps.shape)   # fixed: the loss stays smooth
+    original = vae.reparameterize
+    calls = _patch_reparameterize(monkeypatch, lambda mu, logvar, _: original(mu, logvar, other))
+    errors = check_model(model, X, eps)
+    assert calls, "VAE.loss_and_grads no longer samples z with vae_np.nn.vae.reparameterize"
     assert max(errors[k] for k in errors if k.startswith("enc.")) > 1e-2
+    assert max(errors[k] for k in errors if k.startswith("dec.")) < 1e-6
+
+
+def _std_as_exp_logvar(mu, logvar, eps):
+    std = np.exp(logvar)                   # the bug: exp(0.5 * logvar) is the std
+    return mu + std * eps, std
+
+
+def test_gradcheck_catches_std_as_exp_of_logvar(monkeypatch):
+    """The classic bug in the sampling layer: the backward pass (d std / d logvar = 0.5*std)
+    then no longer matches the forward pass, and the loss itself changes."""
+    model, X, eps = _small(vae_np.VAE, seed=5)
+    assert max_error(check_model(model, X, eps)) < 1e-6      # the same case without the bug
+    right, _ = model.loss_and_grads(X, eps)
+    calls = _patch_reparameterize(monkeypatch, _std_as_exp_logvar)
+    wrong, _ = model.loss_and_grads(X, eps)
+    errors = check_model(model, X, eps)
+    assert calls, "VAE.loss_and_grads no longer samples z with vae_np.nn.vae.reparameterize"
+    assert abs(wrong - right) > 1e-3 * abs(right)
+    assert max(errors[k] for k in errors if k.startswith("enc.")) > 1e-2
+    assert max(errors[k] for k in errors if k.startswith("dec.")) < 1e-6
 
 
 def test_logvar_is_a_log_variance_not_a_log_std():
@@ -67,7 +96,7 @@ def test_logvar_is_a_log_variance_not_a_log_std():
     mu = np.array([[0.5, -1.0]])
     logvar = np.array([[np.log(4.0), np.log(0.25)]])
     eps = np.random.default_rng(0).standard_normal((200_000, 2))
-    z, std = kernels.reparameterize(np.repeat(mu, len(eps), 0), np.repeat(logvar, len(eps), 0), eps)
+    z, std = vae.reparameterize(np.repeat(mu, len(eps), 0), np.repeat(logvar, len(eps), 0), eps)
     np.testing.assert_allclose(std[0], [2.0, 0.5])
     np.testing.assert_allclose(z.var(axis=0), [4.0, 0.25], rtol=0.02)
     # and the model's loss uses the same convention: KL term of a known posterior
@@ -114,7 +143,7 @@ def test_importance_weighted_estimate_is_exact_when_q_is_the_posterior():
         p[...] = 0.0
     model.params["dec.2.b"][:] = [0.3, -1.0, 2.0]
     X = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
-    exact = vae_np.losses.bernoulli_log_prob(np.tile([[0.3, -1.0, 2.0]], (2, 1)), X)
+    exact = bernoulli_log_prob(np.tile([[0.3, -1.0, 2.0]], (2, 1)), X)
     np.testing.assert_allclose(model.log_likelihood(X, np.random.default_rng(0), k=10), exact)
     np.testing.assert_allclose(model.elbo(X, np.random.default_rng(0)), exact)
 

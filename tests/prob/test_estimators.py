@@ -1,11 +1,12 @@
-"""Tests for vae_np.estimators: unbiasedness of the score-function and pathwise estimators, the
+"""Tests for vae_np.prob.estimators: unbiasedness of the score-function and pathwise estimators, the
 inverse-transform exponential, and the SGVB estimators A and B of a VAE."""
 import numpy as np
 import pytest
 
 import vae_np
-from vae_np import estimators as est
-from vae_np.gradcheck import numerical_gradient, relative_error
+from vae_np.nn.gradcheck import numerical_gradient, relative_error
+from vae_np.nn.losses import log_normal_diag
+from vae_np.prob import estimators as est
 
 MU, LOGVAR = np.array([0.5, -1.0]), np.array([-0.4, 0.3])
 
@@ -33,7 +34,7 @@ def test_gaussian_score_has_zero_mean_and_matches_finite_differences():
         m, se = est.mean_and_stderr(s)
         assert np.all(np.abs(m) < 4 * se)
     z0 = z[:1]
-    logq = lambda mu, lv: vae_np.losses.log_normal_diag(z0, mu, lv)[0]  # noqa: E731
+    logq = lambda mu, lv: log_normal_diag(z0, mu, lv)[0]  # noqa: E731
     mu, lv = MU.copy(), LOGVAR.copy()
     s0mu, s0lv = est.gaussian_score(z0, MU, LOGVAR)
     assert relative_error(s0mu[0], numerical_gradient(lambda: logq(mu, lv), mu)) < 1e-6
@@ -55,7 +56,8 @@ def test_estimators_are_unbiased(which):
 def test_pathwise_has_lower_variance_and_baseline_helps_score():
     eps = np.random.default_rng(2).standard_normal((20_000, 2))
     s_mu, _ = est.score_function_gradient(f, MU, LOGVAR, eps)
-    b_mu, _ = est.score_function_gradient(f, MU, LOGVAR, eps, baseline=float(f(MU[None])[0] + np.exp(LOGVAR).sum()))
+    baseline = float(f(MU[None])[0] + np.exp(LOGVAR).sum())
+    b_mu, _ = est.score_function_gradient(f, MU, LOGVAR, eps, baseline=baseline)
     p_mu, _ = est.pathwise_gradient(grad_f, MU, LOGVAR, eps)
     assert np.all(p_mu.var(0) * 5 < s_mu.var(0))
     assert np.all(b_mu.var(0) < s_mu.var(0))
@@ -76,7 +78,8 @@ def test_exponential_reparam():
     m, se = est.mean_and_stderr(z)
     assert abs(m - 1 / rate) < 4 * se
     h = 1e-6
-    fd = (est.exponential_reparam(u[:10], rate + h)[0] - est.exponential_reparam(u[:10], rate - h)[0]) / (2 * h)
+    fd = (est.exponential_reparam(u[:10], rate + h)[0]
+          - est.exponential_reparam(u[:10], rate - h)[0]) / (2 * h)
     np.testing.assert_allclose(dz[:10], fd, rtol=1e-6)
     g, se = est.mean_and_stderr(2 * z * dz)                 # d/drate E[z**2] = -4 / rate**3
     assert abs(g + 4 / rate ** 3) < 4 * se
@@ -86,11 +89,14 @@ def test_exponential_reparam():
         est.exponential_reparam(np.array([1.0]), 1.0)
 
 
+def _vae64():
+    return vae_np.VAE(6, [5], 3, activation="tanh", seed=0, dtype=np.float64)
+
+
 @pytest.fixture
 def vae64():
-    model = vae_np.VAE(6, [5], 3, activation="tanh", seed=0, dtype=np.float64)
     rng = np.random.default_rng(4)
-    return model, rng.random((4, 6)), rng.standard_normal((4, 3))
+    return _vae64(), rng.random((4, 6)), rng.standard_normal((4, 3))
 
 
 def test_sgvb_terms_consistent_with_model(vae64):
@@ -102,7 +108,7 @@ def test_sgvb_terms_consistent_with_model(vae64):
 
 
 def test_sgvb_a_and_b_have_the_same_mean():
-    model = vae_np.VAE(6, [5], 3, activation="tanh", seed=0, dtype=np.float64)
+    model = _vae64()
     X = np.random.default_rng(4).random((1, 6))
     eps = np.random.default_rng(5).standard_normal((50_000, 3))
     t = est.sgvb_terms(model, np.repeat(X, len(eps), axis=0), eps)
@@ -142,7 +148,8 @@ def test_sgvb_variance_matches_direct_computation(vae64):
         np.testing.assert_allclose(values["B"][_], t["B"], rtol=1e-12)
         for e in ("A", "B"):
             g = est.sgvb_loss_and_grads(model, X, eps, e)[1]
-            stacks[e].append(np.concatenate([g[k].ravel() for k in model.params if k.startswith("enc.")]))
+            stacks[e].append(np.concatenate([g[k].ravel() for k in model.params
+                                             if k.startswith("enc.")]))
     for e in ("A", "B"):
         direct = np.array(stacks[e]).var(axis=0, ddof=1).sum()
         assert abs(grad_var[e] - direct) < 1e-9 * max(1.0, direct)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vae_np import gaussians
+from vae_np.prob import gaussians
 
 
 def test_normal_logpdf_matches_scipy_with_broadcasting():

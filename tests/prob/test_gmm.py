@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from vae_np.gaussians import mvn_logpdf
-from vae_np.gmm import GaussianMixture, NotFittedError
+from vae_np.plotting import plot_density_2d, plot_mixture_1d
+from vae_np.prob.gaussians import mvn_logpdf
+from vae_np.prob.gmm import GaussianMixture, NotFittedError
 
 WEIGHTS = np.array([0.5, 0.3, 0.2])
 MEANS = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 5.0]])
@@ -116,12 +117,7 @@ def test_clear_errors():
         known_mixture().score(np.zeros((2, 3)))
 
 
-def test_plot_helpers_draw_the_mixture_and_its_components():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from vae_np.plotting import plot_density_2d, plot_mixture_1d
+def test_plot_helpers_draw_the_mixture_and_its_components(plt):
     rng = np.random.default_rng(8)
     x = np.concatenate([rng.normal(-2, 0.5, 300), rng.normal(2, 0.5, 300)])
     gmm = GaussianMixture(2).fit(x)
@@ -135,4 +131,3 @@ def test_plot_helpers_draw_the_mixture_and_its_components():
     assert ax.get_title() == "Density contours"
     with pytest.raises(ValueError, match="lim"):
         plot_density_2d(known_mixture().score_samples)
-    plt.close("all")

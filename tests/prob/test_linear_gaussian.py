@@ -1,11 +1,12 @@
-"""Tests for vae_np.linear_gaussian: exact evidence, posterior and ELBO of the linear-Gaussian model."""
+"""Tests for vae_np.prob.linear_gaussian: exact evidence, posterior and ELBO of the
+linear-Gaussian model."""
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from vae_np.divergences import kl_mvn
-from vae_np.gradcheck import numerical_gradient
-from vae_np.linear_gaussian import LinearGaussian
+from vae_np.nn.gradcheck import numerical_gradient
+from vae_np.prob.divergences import kl_mvn
+from vae_np.prob.linear_gaussian import LinearGaussian
 
 
 @pytest.fixture
@@ -44,7 +45,8 @@ def test_elbo_plus_kl_is_log_evidence(model):
     gap = kl_mvn(q_mean, q_cov, post_mean, post_cov)
     np.testing.assert_allclose(elbo + gap, model.log_marginal(X), rtol=0, atol=1e-10)
     assert np.all(elbo < model.log_marginal(X))
-    np.testing.assert_allclose(model.elbo(X, post_mean, post_cov), model.log_marginal(X), atol=1e-10)
+    np.testing.assert_allclose(model.elbo(X, post_mean, post_cov), model.log_marginal(X),
+                               atol=1e-10)
 
 
 def test_elbo_matches_monte_carlo(model):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vae_np.pca import PCA
+from vae_np.prob.pca import PCA
 
 
 def data(seed=0, n=300, d=6):

@@ -132,7 +132,7 @@ def rate_distortion(model, X, rng, n_samples=1, batch_size=1000):
 def bernoulli_nll_naive(logits, X):
     """Binary cross-entropy computed the naive way, through ``sigmoid`` then ``log``.
 
-    **For demonstration only**: use :func:`vae_np.losses.bernoulli_nll` (from logits).
+    **For demonstration only**: use :func:`vae_np.nn.losses.bernoulli_nll` (from logits).
 
     Parameters
     ----------

@@ -189,7 +189,7 @@ def _fetch_full(cache_dir, mirrors, timeout, files=None):
                 "\nNothing partial was kept. If this machine is offline, download the four files"
                 f"\n  {urls}\non a machine with network access (keep them gzipped and keep the "
                 f"names) and place them in\n  {cache_dir}\n(or set VAE_NP_DATA to their folder); "
-                "their SHA-256 sums, in vae_np.datasets.MNIST_FILES, are checked on load.")
+                "their SHA-256 sums, in vae_np.data.mnist.MNIST_FILES, are checked on load.")
     X_tr = _read_idx(cache_dir / "train-images-idx3-ubyte.gz")
     y_tr = _read_idx(cache_dir / "train-labels-idx1-ubyte.gz")
     X_te = _read_idx(cache_dir / "t10k-images-idx3-ubyte.gz")

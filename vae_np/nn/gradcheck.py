@@ -72,7 +72,7 @@ def check_layer(layer, X, rng, h=1e-6):
 
     Parameters
     ----------
-    layer : vae_np.layers.Layer
+    layer : vae_np.nn.layers.Layer
         A layer (or an MLP) whose parameters are float64.
     X : ndarray of shape (n, d_in), float64
     rng : numpy.random.Generator

@@ -45,7 +45,7 @@ def pack(layers, dtype):
 
     Parameters
     ----------
-    layers : list of vae_np.layers.Layer
+    layers : list of vae_np.nn.layers.Layer
         Their ``params[k]`` / ``grads[k]`` are re-bound to views (values kept). Dicts that refer
         to the old arrays (e.g. an MLP's) must be rebuilt by the caller.
     dtype : numpy dtype

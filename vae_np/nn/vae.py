@@ -272,7 +272,7 @@ class VAE(Model):
             b = len(Xb)
             mu, logvar = (a.copy() for a in self._encode(Xb))
             eps = rng.standard_normal((k, b, L)).astype(self.dtype)
-            z = mu + np.exp(0.5 * logvar) * eps                         # (k, b, L)
+            z, _ = reparameterize(mu, logvar, eps)                     # (k, b, L)
             dec = self.decoder.forward(z.reshape(k * b, L))
             log_px = self._log_px(dec, np.tile(Xb, (k, 1))).reshape(k, b).astype(np.float64)
             z64 = z.astype(np.float64)

@@ -7,7 +7,7 @@ Parameterization: as everywhere in ``vae_np``, a diagonal Gaussian is given by i
 and covariance matrix.
 
 The special case ``KL(N(mu, diag(exp(logvar))) || N(0, I))`` that the VAE trains with lives in
-:func:`vae_np.losses.kl_normal_std` (with its gradients); :func:`kl_diag_normal` with the default
+:func:`vae_np.nn.losses.kl_normal_std` (with its gradients); :func:`kl_diag_normal` with the default
 ``mu_p = 0, logvar_p = 0`` gives the same numbers (a test checks it).
 """
 from __future__ import annotations

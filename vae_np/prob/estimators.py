@@ -299,7 +299,7 @@ def sgvb_variance(model, X, n_draws, rng, prefix="enc."):
     The same ``eps`` is used for A and B in each draw. Running sums of the gradients and of their
     squares (in float64) keep memory at two copies of the parameters.
     """
-    from ._validation import check_positive_int
+    from .._validation import check_positive_int
     n_draws = check_positive_int(n_draws, "n_draws")
     if n_draws < 2:
         raise ValueError("n_draws must be at least 2 to estimate a variance")

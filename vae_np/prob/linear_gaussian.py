@@ -47,7 +47,7 @@ class LinearGaussian:
     Examples
     --------
     >>> import numpy as np
-    >>> from vae_np.linear_gaussian import LinearGaussian
+    >>> from vae_np import LinearGaussian
     >>> model = LinearGaussian.random(data_dim=3, latent_dim=2, sigma=0.5,
     ...                               rng=np.random.default_rng(0))
     >>> X, Z = model.sample(4, np.random.default_rng(1))
@@ -176,7 +176,7 @@ class LinearGaussian:
         -----
         ``x = W z + b + sigma * noise`` is a linear function of Gaussians, so it is Gaussian with
         mean ``b`` and covariance ``W W^T + sigma**2 I``. Evaluated through a Cholesky factor
-        ``L`` of that covariance (:func:`vae_np.gaussians.mvn_logpdf`):
+        ``L`` of that covariance (:func:`vae_np.prob.gaussians.mvn_logpdf`):
         ``-0.5 * (d log 2 pi + 2 sum log L_ii + ||L^{-1}(x - b)||**2)``.
         """
         return mvn_logpdf(self._X(X), self.b, self.marginal_cov())
