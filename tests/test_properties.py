@@ -23,8 +23,13 @@ from scipy.special import logsumexp as scipy_logsumexp
 from vae_np import VAE
 from vae_np.fast import likelihoods, reparam
 from vae_np.fast import step as fast_step
-from vae_np.nn.losses import (bernoulli_log_prob, bernoulli_nll, kl_normal_std,
-                              kl_normal_std_per_example, logsumexp)
+from vae_np.nn.losses import (
+    bernoulli_log_prob,
+    bernoulli_nll,
+    kl_normal_std,
+    kl_normal_std_per_example,
+    logsumexp,
+)
 from vae_np.nn.vae import reparameterize
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,

@@ -71,7 +71,8 @@ def plot_images(images, nrows, ncols, title=None, ax=None, shape=(28, 28), cmap=
     return ax
 
 
-def plot_reconstructions(X, X_rec, n=10, ax=None, shape=(28, 28), title="Inputs (top) and reconstructions (bottom)"):
+def plot_reconstructions(X, X_rec, n=10, ax=None, shape=(28, 28),
+                         title="Inputs (top) and reconstructions (bottom)"):
     """Inputs in the top row and their reconstructions below.
 
     Parameters

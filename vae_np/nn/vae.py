@@ -5,8 +5,13 @@ import numpy as np
 
 from .._validation import check_array, check_positive_int, check_rng
 from .base import Model
-from .losses import (kl_normal_std, kl_normal_std_per_example, log_normal_diag, log_normal_std,
-                     logsumexp)
+from .losses import (
+    kl_normal_std,
+    kl_normal_std_per_example,
+    log_normal_diag,
+    log_normal_std,
+    logsumexp,
+)
 
 __all__ = ["VAE", "reparameterize"]
 
@@ -164,7 +169,6 @@ class VAE(Model):
             raise ValueError(f"eps must have {len(X)} rows like X, got {len(eps)}")
         if not np.isfinite(beta) or beta < 0:
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
-        n = X.shape[0]
         # forward: encoder -> sampling layer -> decoder -> likelihood, plus the KL term
         mu, logvar = self._encode(X)
         z, std = reparameterize(mu, logvar, eps)

@@ -21,8 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_array
-from ..nn.losses import (bernoulli_log_prob, gaussian_log_prob, kl_normal_std_per_example,
-                     log_normal_diag, log_normal_std)
+from ..nn.losses import (
+    bernoulli_log_prob,
+    gaussian_log_prob,
+    kl_normal_std_per_example,
+    log_normal_diag,
+    log_normal_std,
+)
 
 __all__ = ["mean_and_stderr", "gaussian_score", "score_function_gradient", "pathwise_gradient",
            "exponential_reparam", "sgvb_terms", "sgvb_loss_and_grads", "sgvb_variance"]

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_array, check_positive_int
-from .gaussians import _mvn_logpdf_chol, cholesky
 from ..nn.losses import logsumexp
+from .gaussians import _mvn_logpdf_chol, cholesky
 
 __all__ = ["GaussianMixture", "NotFittedError"]
 
