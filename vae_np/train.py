@@ -7,7 +7,7 @@ that they are finite, and lets the optimizer update the parameters in place.
 
 This is the one place that chooses how a step is computed. With the ``"numba"`` backend (the
 default, :mod:`vae_np.fast.backends`) and a model and optimizer that :mod:`vae_np.fast`
-supports, a step is ``fast.step.loss_and_grads`` then ``fast.optimizers.step``; otherwise it is
+supports, a step is ``fast.step.loss_and_grads`` then ``fast.flat.optimizer_step``; otherwise it is
 the reference ``model.loss_and_grads`` then ``optimizer.step`` of :mod:`vae_np.nn`. Both give
 the same numbers to float rounding.
 """
@@ -88,7 +88,7 @@ def make_step(model, optimizer, beta=1.0):
 
     This is where the fast or the reference path is chosen, once: with the ``"numba"`` backend,
     ``vae_np.fast.step.loss_and_grads`` when it supports the model and
-    ``vae_np.fast.optimizers.step`` (which falls back to ``optimizer.step`` by itself);
+    ``vae_np.fast.flat.optimizer_step`` (which falls back to ``optimizer.step`` by itself);
     otherwise ``model.loss_and_grads`` and ``optimizer.step``.
 
     Parameters
@@ -120,7 +120,7 @@ def make_step(model, optimizer, beta=1.0):
         problem = _first_nonfinite(loss, grads, flat_grads)
         if problem is None:
             if use_fast:
-                fast.optimizers.step(optimizer, model.params, grads)
+                fast.flat.optimizer_step(optimizer, model.params, grads)
             else:
                 optimizer.step(model.params, grads)
         return loss, problem

@@ -6,7 +6,8 @@ tests also check the kernels' Python source.
 import numpy as np
 import pytest
 
-from vae_np.fast import activations, backends, flat, likelihoods, reparam
+from vae_np.fast import backends, elementwise, flat
+from vae_np.fast import step as fast_step
 from vae_np.nn import losses
 from vae_np.nn.layers import ACTIVATIONS
 from vae_np.nn.vae import reparameterize
@@ -29,7 +30,7 @@ def test_bias_act_forward_is_the_layer_formula(dtype, act):
     Z = (rng.standard_normal((7, 5)) * 3).astype(dtype)
     b = rng.standard_normal(5).astype(dtype)
     expected = ACTIVATIONS[act].f(Z + b)
-    got = activations.bias_act_forward(Z.copy(), b, act)
+    got = elementwise.bias_act_forward(Z.copy(), b, act)
     assert got.dtype == dtype
     np.testing.assert_allclose(got, expected, rtol=_tol(dtype), atol=_tol(dtype))
 
@@ -43,7 +44,7 @@ def test_act_backward_bias_is_the_layer_backward(dtype, act):
     G = rng.standard_normal((7, 5)).astype(dtype)
     expected = layer.backward(G)
     db = np.empty(5, dtype)
-    got = activations.act_backward_bias(G.copy(), Y, act, db)
+    got = elementwise.act_backward_bias(G.copy(), Y, act, db)
     np.testing.assert_allclose(got, expected, rtol=_tol(dtype), atol=_tol(dtype))
     np.testing.assert_allclose(db, expected.sum(0), rtol=10 * _tol(dtype), atol=10 * _tol(dtype))
 
@@ -63,7 +64,7 @@ def test_bernoulli_kernel_is_the_reference_loss(dtype):
     X[1, :2] = [0.3, 0.7]
     nll_ref, d_ref = losses.bernoulli_nll(A0 + b, X)            # mean over the batch
     A, db = A0.copy(), np.empty(9, dtype)
-    nll = likelihoods.bernoulli_nll_grad_bias(A, b, X, 1 / 6, np.empty_like(A),
+    nll = elementwise.bernoulli_nll_grad_bias(A, b, X, 1 / 6, np.empty_like(A),
                                               np.empty_like(A), db)
     assert np.isfinite(nll) and nll / 6 == pytest.approx(nll_ref, rel=_tol(dtype, 1e-6, 1e-12))
     np.testing.assert_allclose(A, d_ref, rtol=_tol(dtype, 1e-5, 1e-12),
@@ -82,9 +83,9 @@ def test_float32_bce_kernel_over_the_whole_range():
         rows = []
         for j in range(a.size):                          # per-pixel losses: one column at a time
             g1, d1 = G[:, j:j + 1].copy(), np.empty(1, np.float32)
-            rows.append(likelihoods.bernoulli_nll_grad_bias(
+            rows.append(elementwise.bernoulli_nll_grad_bias(
                 g1, np.zeros(1, np.float32), X[:, j:j + 1], 1.0, None, None, d1))
-        likelihoods.bernoulli_nll_grad_bias(G, np.zeros(a.size, np.float32), X, 1.0, None, None,
+        elementwise.bernoulli_nll_grad_bias(G, np.zeros(a.size, np.float32), X, 1.0, None, None,
                                             db)
         col = np.array(rows)
         a64, x64 = a.astype(np.float64), float(np.float32(x))
@@ -96,7 +97,7 @@ def test_float32_bce_kernel_over_the_whole_range():
         np.testing.assert_array_equal(db, G[0])
     G = np.array([[np.nan, np.inf, -np.inf]], np.float32)
     with np.errstate(invalid="ignore"):              # 0 * inf when interpreted
-        total = likelihoods.bernoulli_nll_grad_bias(G, np.zeros(3, np.float32), np.zeros_like(G),
+        total = elementwise.bernoulli_nll_grad_bias(G, np.zeros(3, np.float32), np.zeros_like(G),
                                                     1.0, None, None, np.empty(3, np.float32))
     assert np.isnan(total)                           # the loss of a non-finite logit is NaN
     assert np.isnan(G[0, 0]) and G[0, 1] == 1 and G[0, 2] == 0   # limits of sigmoid(a) - 0
@@ -113,7 +114,7 @@ def test_float32_bce_with_bias_scale_and_many_rows(n):
     X[0, :3] = [0.25, 0.5, 0.75]
     scale = 1.0 / n
     A, db = A0.copy(), np.empty(d, np.float32)
-    nll = likelihoods.bernoulli_nll_grad_bias(A, b, X, scale, None, None, db)
+    nll = elementwise.bernoulli_nll_grad_bias(A, b, X, scale, None, None, db)
     a = A0.astype(np.float64) + b
     exact = float((np.logaddexp(0, a) - X * a).sum())
     assert nll == pytest.approx(exact, rel=1e-6)
@@ -129,7 +130,7 @@ def test_gaussian_kernel_is_the_reference_loss(dtype):
     X = rng.standard_normal((5, 8)).astype(dtype)
     nll_ref, d_ref = losses.gaussian_nll(A0 + b, X, 0.7)
     A, db = A0.copy(), np.empty(8, dtype)
-    nll = likelihoods.gaussian_nll_grad_bias(A, b, X, 0.7, 1 / 5, db)
+    nll = elementwise.gaussian_nll_grad_bias(A, b, X, 0.7, 1 / 5, db)
     assert nll / 5 == pytest.approx(nll_ref, rel=_tol(dtype, 1e-6, 1e-12))
     np.testing.assert_allclose(A, d_ref, rtol=_tol(dtype, 1e-5, 1e-12), atol=_tol(dtype, 1e-7))
     np.testing.assert_allclose(db, d_ref.sum(0), rtol=1e-5, atol=_tol(dtype, 1e-6, 1e-14))
@@ -142,7 +143,7 @@ def test_reparam_kernels_are_the_sampling_layer_and_the_kl(dtype):
     mu, logvar = H[:, :k], H[:, k:]
     eps = rng.standard_normal((n, k)).astype(dtype)
     S, Z = np.empty((n, k), dtype), np.empty((n, k), dtype)
-    kl = reparam.reparam_kl(H, eps, S, Z)
+    kl = fast_step.reparam_kl(H, eps, S, Z)
     z, std = reparameterize(mu, logvar, eps)
     np.testing.assert_allclose(Z, z, rtol=_tol(dtype))
     np.testing.assert_allclose(S, std, rtol=_tol(dtype))
@@ -152,7 +153,7 @@ def test_reparam_kernels_are_the_sampling_layer_and_the_kl(dtype):
     dz = rng.standard_normal((n, k)).astype(dtype)
     beta = 0.3
     dH, db = np.empty((n, 2 * k), dtype), np.empty(2 * k, dtype)
-    reparam.reparam_backward_bias(dz, eps, S, H, beta / n, dH, db)
+    fast_step.reparam_backward_bias(dz, eps, S, H, beta / n, dH, db)
     expected = np.concatenate([dz + beta * dmu_kl, 0.5 * dz * eps * std + beta * dlogvar_kl], 1)
     np.testing.assert_allclose(dH, expected, rtol=_tol(dtype, 1e-5, 1e-12), atol=_tol(dtype))
     np.testing.assert_allclose(db, expected.sum(0), rtol=1e-5, atol=_tol(dtype, 1e-6, 1e-14))

@@ -1,4 +1,4 @@
-"""The one-call optimizer update (vae_np.fast.optimizers) against the nn reference classes."""
+"""The one-call optimizer update (vae_np.fast.flat.optimizer_step) against the nn reference classes."""
 import copy
 import pickle
 
@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import vae_np
-from vae_np.fast import optimizers
-from vae_np.fast.flat import tiled_base
+from vae_np.fast.flat import optimizer_step, supports_optimizer, tiled_base
 from vae_np.nn.optim import SGD, Adagrad, Adam, Optimizer
 from vae_np.train import _first_nonfinite
 
@@ -35,7 +34,7 @@ def test_flat_update_equals_the_reference_update(make, dtype):
     tol = dict(rtol=2e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
     for _ in range(3):
         _random_grads(model, rng)
-        optimizers.step(opt_fast, model.params, model.grads)
+        optimizer_step(opt_fast, model.params, model.grads)
         opt_ref.step(ref_params, _separate(model.grads))
         assert opt_fast.t == opt_ref.t
         for k in model.params:
@@ -58,9 +57,9 @@ def test_switching_paths_carries_the_state_over(make):
         _random_grads(model, rng)
         for k in model.grads:
             twin.grads[k][...] = model.grads[k]
-        optimizers.step(opt_a, model.params, model.grads)          # always the flat path
+        optimizer_step(opt_a, model.params, model.grads)          # always the flat path
         if i % 2:
-            optimizers.step(opt_b, twin.params, twin.grads)
+            optimizer_step(opt_b, twin.params, twin.grads)
         else:
             opt_b.step(twin.params, twin.grads)                      # the reference, per array
     for k in model.params:
@@ -71,7 +70,7 @@ def test_arrays_that_do_not_tile_take_the_reference_step():
     params = {"w": np.ones(5), "b": np.zeros(2)}
     grads = {"w": np.full(5, 0.5), "b": np.ones(2)}
     opt = SGD(0.1)
-    optimizers.step(opt, params, grads)
+    optimizer_step(opt, params, grads)
     np.testing.assert_allclose(params["w"], 0.95)
     np.testing.assert_allclose(params["b"], -0.1)
     assert opt.t == 1
@@ -85,10 +84,10 @@ def test_an_unknown_optimizer_class_takes_its_own_step():
     model = vae_np.VAE(9, (6,), 2, seed=0, dtype=np.float64)
     model.grads["enc.0.W"][...] = 1.0
     before = model.params["enc.0.W"].copy()
-    assert not optimizers.supports(HalfSGD(0.1)) and optimizers.supports(SGD(0.1))
-    optimizers.step(HalfSGD(0.1), model.params, model.grads)
+    assert not supports_optimizer(HalfSGD(0.1)) and supports_optimizer(SGD(0.1))
+    optimizer_step(HalfSGD(0.1), model.params, model.grads)
     np.testing.assert_allclose(model.params["enc.0.W"], before - 0.05)
-    assert not optimizers.supports(Optimizer(0.1))
+    assert not supports_optimizer(Optimizer(0.1))
 
 
 @pytest.mark.parametrize("resume", [copy.deepcopy, lambda o: pickle.loads(pickle.dumps(o))])
@@ -104,7 +103,7 @@ def test_a_copied_optimizer_resumes_exactly(resume):
         for k in g:
             m.grads[k][...] = g[k]
         if fast:
-            optimizers.step(o, m.params, m.grads)
+            optimizer_step(o, m.params, m.grads)
         else:
             o.step(m.params, m.grads)
 
@@ -125,10 +124,10 @@ def test_replacing_a_state_entry_is_seen():
     model = vae_np.VAE(9, (6,), 2, seed=0, dtype=np.float64)
     opt = SGD(0.1, momentum=0.9)
     model.grads["enc.0.b"][...] = 1.0
-    optimizers.step(opt, model.params, model.grads)
+    optimizer_step(opt, model.params, model.grads)
     opt.state["enc.0.b"] = (np.full_like(model.params["enc.0.b"], 10.0),)   # a new velocity
     before = model.params["enc.0.b"].copy()
-    optimizers.step(opt, model.params, model.grads)
+    optimizer_step(opt, model.params, model.grads)
     np.testing.assert_allclose(model.params["enc.0.b"], before + 0.9 * 10.0 - 0.1)
 
 
@@ -140,9 +139,9 @@ def test_optimizer_refuses_state_of_another_shape():
         for other in [(big.params, big.grads), (_separate(big.params), _separate(big.grads))]:
             for fast in (True, False):
                 opt = Adam(1e-3)
-                optimizers.step(opt, params, grads) if fast else opt.step(params, grads)
+                optimizer_step(opt, params, grads) if fast else opt.step(params, grads)
                 with pytest.raises(ValueError, match="use a new optimizer"):
-                    optimizers.step(opt, *other)
+                    optimizer_step(opt, *other)
                 with pytest.raises(ValueError, match="use a new optimizer"):
                     opt.step(*other)
 

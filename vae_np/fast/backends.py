@@ -1,7 +1,7 @@
 """Which training step :func:`vae_np.fit` runs: the fast one (``"numba"``) or the reference.
 
 ``"numba"`` (the default) lets ``fit`` use the fused step of :mod:`vae_np.fast.step` and the
-one-call optimizer update of :mod:`vae_np.fast.optimizers` whenever they support the model and
+one-call optimizer update of :mod:`vae_np.fast.flat` whenever they support the model and
 optimizer; ``"numpy"`` makes it run the readable reference path of :mod:`vae_np.nn`
 (``model.loss_and_grads`` and ``optimizer.step``). Both compute the same numbers to float
 rounding (``tests/fast`` checks this).

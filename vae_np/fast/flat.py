@@ -1,11 +1,29 @@
-"""Whole-model passes over the flat buffers that a model's arrays tile (see ``vae_np.nn.params``)."""
+"""Whole-model passes over the flat buffers that a model's arrays tile (``vae_np.nn.params``).
+
+* :func:`tiled_base` finds the flat buffer behind a model's parameter (or gradient) arrays;
+* :func:`all_finite` checks every gradient in one pass;
+* :func:`optimizer_step` is one SGD, Adagrad or Adam update for the whole model: one kernel call
+  over the flat buffers instead of one NumPy expression (and several temporaries) per array.
+  The update rules are the classes' own in :mod:`vae_np.nn.optim`; these kernels are tested
+  against them.
+
+The optimizer's ``state`` dict stays the source of truth: on the first flat step the state
+arrays are moved into flat buffers of their own and ``state[name]`` is re-bound to views of
+them. Whenever ``state`` no longer holds exactly those views (the optimizer was copied or
+unpickled, or an entry was replaced) the buffers are rebuilt from ``state``'s values.
+"""
 from __future__ import annotations
+
+import operator
+import weakref
 
 import numpy as np
 
+from ..nn.optim import SGD, Adagrad, Adam
+from ..nn.params import empty_staggered
 from ._jit import njit
 
-__all__ = ["tiled_base", "all_finite"]
+__all__ = ["tiled_base", "all_finite", "optimizer_step", "supports_optimizer"]
 
 
 def _address(a):
@@ -70,3 +88,125 @@ def all_finite(a):
         return bool(np.isfinite(a).all())
     itype, mask = _EXP_MASKS[a.dtype]
     return not _any_nonfinite_nb(a.reshape(-1).view(itype), itype(mask))
+
+
+# ---------------------------------------------------------------- the optimizer update
+@njit
+def _sgd_nb(p, g, vel, lr, momentum):
+    for i in range(p.size):
+        v = momentum * vel[i] - lr * g[i]
+        vel[i] = v
+        p[i] += v
+
+
+@njit
+def _adagrad_nb(p, g, acc, lr, eps):
+    for i in range(p.size):
+        gi = g[i]
+        a = acc[i] + gi * gi
+        acc[i] = a
+        p[i] -= lr * gi / (np.sqrt(a) + eps)
+
+
+@njit
+def _adam_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t):
+    for i in range(p.size):
+        gi = g[i]
+        mi = b1 * m[i] + one_minus_b1 * gi
+        vi = b2 * v[i] + one_minus_b2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] -= lr_t * mi / (np.sqrt(vi) + eps_t)
+
+
+def _sgd(opt, p, g, vel):
+    t = p.dtype.type
+    _sgd_nb(p, g, vel, t(opt.lr), t(opt.momentum))
+
+
+def _adagrad(opt, p, g, acc):
+    t = p.dtype.type
+    _adagrad_nb(p, g, acc, t(opt.lr), t(opt.eps))
+
+
+def _adam(opt, p, g, m, v):
+    t = p.dtype.type
+    lr_t, eps_t = opt.corrected_step()
+    b1, b2 = t(opt.b1), t(opt.b2)
+    _adam_nb(p, g, m, v, t(lr_t), b1, b2, t(1) - b1, t(1) - b2, t(eps_t))
+
+
+# Exact classes only: a subclass may have changed the rule in its own ``_update``.
+_UPDATES = {SGD: _sgd, Adagrad: _adagrad, Adam: _adam}
+
+# Per optimizer: the last tiling seen and the flat state buffers. Keyed weakly by the optimizer,
+# so a copy starts with no cache and nothing is kept alive after the optimizer is gone.
+_caches = weakref.WeakKeyDictionary()
+
+
+def supports_optimizer(optimizer):
+    """Whether :func:`optimizer_step` has a one-call kernel for this optimizer's class."""
+    return type(optimizer) in _UPDATES
+
+
+def _tiles(cache, names, ps, gs):
+    """The flat (params, grads) buffers that ``ps`` and ``gs`` tile, or None."""
+    last = cache.get("tiling")
+    if not (last and last[4] == names and all(map(operator.is_, last[0], ps))
+            and all(map(operator.is_, last[1], gs))):
+        last = cache["tiling"] = (ps, gs, tiled_base(ps), tiled_base(gs), names)
+    flat_p, flat_g = last[2], last[3]
+    if flat_p is None or flat_g is None or flat_p.dtype != flat_g.dtype:
+        return None
+    return flat_p, flat_g
+
+
+def _flat_slots(opt, cache, names, ps, flat):
+    """Flat state buffers for ``names``, their views bound into ``opt.state``."""
+    per_names = cache.setdefault("slots", {})       # one entry per set of names (e.g. halves)
+    cached = per_names.get(names)
+    if (cached is not None and cached[0][0].dtype == flat.dtype
+            and all(opt.state.get(name) is views and views[0].shape == p.shape
+                    for name, views, p in zip(names, cached[1], ps))):
+        return cached[0]
+    current = {name: opt.slots(name, p) for name, p in zip(names, ps)}    # checked, or zeros
+    bufs = tuple(empty_staggered(flat.size, flat.dtype, 2 + i) for i in range(opt.n_slots))
+    all_views, start = [], 0
+    for name, p in zip(names, ps):
+        views = tuple(b[start:start + p.size].reshape(p.shape) for b in bufs)
+        for view, old in zip(views, current[name]):
+            view[...] = old
+        opt.state[name] = views
+        all_views.append(views)
+        start += p.size
+    per_names[names] = (bufs, tuple(all_views))
+    return bufs
+
+
+def optimizer_step(optimizer, params, grads):
+    """``optimizer.step(params, grads)``, as one kernel call when the arrays tile flat buffers.
+
+    Parameters
+    ----------
+    optimizer : vae_np.SGD, vae_np.Adagrad or vae_np.Adam
+        Any other optimizer (or arrays that do not tile one buffer) takes its own ``step``.
+    params : dict of str -> ndarray
+        Parameters, updated in place.
+    grads : dict of str -> ndarray
+        Gradients with the same keys and shapes.
+    """
+    update = _UPDATES.get(type(optimizer))
+    if update is None:
+        optimizer.step(params, grads)
+        return
+    names = optimizer.check_step(params, grads)
+    ps = [params[name] for name in names]
+    gs = [grads[name] for name in names]
+    cache = _caches.setdefault(optimizer, {})
+    flat = _tiles(cache, names, ps, gs)
+    if flat is None:
+        optimizer.step(params, grads)
+        return
+    slots = _flat_slots(optimizer, cache, names, ps, flat[0])
+    optimizer.t += 1
+    update(optimizer, *flat, *slots)

@@ -7,10 +7,11 @@ computes the same numbers (to float rounding) for a whole step with
 
 * the GEMMs on BLAS, writing into **preallocated buffers** (``np.matmul(..., out=buf)``) and
   straight into the gradient arrays (``dW = X.T @ dZ`` lands in ``grads``);
-* the elementwise work **fused** into few passes over memory: bias + activation
-  (:mod:`~vae_np.fast.activations`); activation backward + the bias gradient; output bias +
-  likelihood + its gradient + the output bias gradient (:mod:`~vae_np.fast.likelihoods`);
-  sampling + KL, and their backward pass (:mod:`~vae_np.fast.reparam`);
+* the elementwise work **fused** into few passes over memory: bias + activation; activation
+  backward + the bias gradient; output bias + likelihood + its gradient + the output bias
+  gradient (:mod:`~vae_np.fast.elementwise`); the sampling layer + the KL term, and their
+  backward pass (the two kernels below, whose reference is :meth:`vae_np.nn.VAE.loss_and_grads`:
+  ``z = mu + exp(0.5*logvar)*eps`` and :func:`vae_np.nn.losses.kl_normal_std`);
 * no gradient with respect to the input data (the first layer's ``dX`` is never needed).
 
 The buffers are kept per model and batch size, so a training loop reuses them from step to step
@@ -23,11 +24,10 @@ import weakref
 import numpy as np
 
 from ..nn import VAE, Autoencoder, Linear
-from .activations import act_backward_bias, bias_act_forward
-from .likelihoods import bernoulli_nll_grad_bias, gaussian_nll_grad_bias
-from .reparam import reparam_backward_bias, reparam_kl
+from ._jit import njit
+from .elementwise import act_backward_bias, bernoulli_nll_grad_bias, bias_act_forward, gaussian_nll_grad_bias
 
-__all__ = ["supports", "loss_and_grads", "clear_workspaces"]
+__all__ = ["supports", "loss_and_grads", "clear_workspaces", "reparam_kl", "reparam_backward_bias"]
 
 _MAX_WORKSPACES = 4  # batch sizes kept per model (e.g. the full batch and an epoch's last one)
 
@@ -37,6 +37,105 @@ _plans = weakref.WeakKeyDictionary()
 _workspaces = weakref.WeakKeyDictionary()
 
 
+# ---------------------------------------------------------------- the sampling layer + KL
+@njit
+def _half_logvar_nb(H, S):
+    n, k = S.shape
+    half = H.dtype.type(0.5)
+    for i in range(n):
+        for j in range(k):
+            S[i, j] = H[i, k + j] * half
+
+
+@njit
+def _reparam_kl_nb(H, eps, S, Z):
+    n, k = S.shape
+    one = H.dtype.type(1)
+    acc = 0.0
+    for i in range(n):
+        for j in range(k):
+            mu = H[i, j]
+            s = S[i, j]
+            Z[i, j] = mu + s * eps[i, j]
+            acc += s * s + mu * mu - one - H[i, k + j]
+    return 0.5 * acc
+
+
+def reparam_kl(H, eps, S, Z):
+    """Reparameterized sample and the KL term, from the encoder output, into buffers.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n, 2k)
+        Encoder output: ``mu = H[:, :k]``, ``logvar = H[:, k:]``.
+    eps : ndarray of shape (n, k)
+        Standard normal noise.
+    S : ndarray of shape (n, k)
+        Overwritten with ``std = exp(0.5 * logvar)`` (kept for the backward pass).
+    Z : ndarray of shape (n, k)
+        Overwritten with ``z = mu + std * eps``.
+
+    Returns
+    -------
+    kl : float
+        ``0.5 * sum_ij (std**2 + mu**2 - 1 - logvar)`` over the batch (not divided by ``n``),
+        accumulated in float64.
+    """
+    _half_logvar_nb(H, S)
+    np.exp(S, out=S)
+    return float(_reparam_kl_nb(H, eps, S, Z))
+
+
+@njit
+def _reparam_backward_bias_nb(dz, eps, S, H, beta_scale, dH, db):
+    n, k = S.shape
+    half = H.dtype.type(0.5)
+    one = H.dtype.type(1)
+    for j in range(2 * k):
+        db[j] = H.dtype.type(0)
+    for i in range(n):
+        for j in range(k):
+            s = S[i, j]
+            g = dz[i, j]
+            dmu = g + beta_scale * H[i, j]
+            dlv = beta_scale * half * (s * s - one) + half * g * eps[i, j] * s
+            dH[i, j] = dmu
+            dH[i, k + j] = dlv
+            db[j] += dmu
+            db[k + j] += dlv
+    return dH
+
+
+def reparam_backward_bias(dz, eps, S, H, beta_scale, dH, db):
+    """Gradient w.r.t. the encoder output of ``f(z) + beta_scale * KL``, and its bias gradient.
+
+    Parameters
+    ----------
+    dz : ndarray of shape (n, k)
+        ∂f/∂z from the decoder.
+    eps, S : ndarray of shape (n, k)
+        The noise and ``std = exp(0.5*logvar)`` of the forward pass.
+    H : ndarray of shape (n, 2k)
+        Encoder output (``mu`` then ``logvar``).
+    beta_scale : float
+        ``beta / n``.
+    dH : ndarray of shape (n, 2k)
+        Overwritten with ``[dmu, dlogvar]``.
+    db : ndarray of shape (2k,)
+        Overwritten with the column sums of ``dH`` (the last encoder bias gradient).
+
+    Returns
+    -------
+    dH : ndarray of shape (n, 2k)
+
+    Notes
+    -----
+    ``dmu = dz + beta_scale*mu``; ``dlogvar = 0.5*dz*eps*std + beta_scale*0.5*(std**2 - 1)``.
+    """
+    return _reparam_backward_bias_nb(dz, eps, S, H, H.dtype.type(beta_scale), dH, db)
+
+
+# ---------------------------------------------------------------- the step
 def _stages(mlp):
     """The MLP as a list of ``(Linear, activation name)`` pairs."""
     stages = []

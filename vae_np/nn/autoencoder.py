@@ -5,6 +5,7 @@ import numpy as np
 
 from .._validation import check_array, check_positive_int
 from .base import Model
+from .losses import nll_and_grad
 
 __all__ = ["Autoencoder"]
 
@@ -92,8 +93,9 @@ class Autoencoder(Model):
         if self.code_noise > 0 and eps is not None:
             Z = Z + self.dtype.type(self.code_noise) * eps
         out = self.decoder.forward(Z)
-        loss, dout = self._nll_and_grad(out, X)
-        self.zero_grad()
+        loss, dout = nll_and_grad(out, X, self.likelihood, self.obs_std)
+        self.encoder.zero_grad()
+        self.decoder.zero_grad()
         self.encoder.backward(self.decoder.backward(dout))
         self.terms = {"loss": loss, "recon": loss, "kl": 0.0}
         return loss, self.grads

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validation import check_array, check_positive_float, check_positive_int, check_sizes
 from .layers import ACTIVATION_NAMES, MLP
-from .losses import bernoulli_log_prob, bernoulli_nll, gaussian_log_prob, gaussian_nll, sigmoid
+from .losses import log_likelihood, sigmoid
 from .params import pack
 
 __all__ = ["Model", "LIKELIHOODS"]
@@ -88,16 +88,9 @@ class Model:
     def _check_Z(self, Z, name="Z"):
         return check_array(Z, name, n_features=self.latent_dim, dtype=self.dtype)
 
-    def _nll_and_grad(self, out, X):
-        if self.likelihood == "bernoulli":
-            return bernoulli_nll(out, X)
-        return gaussian_nll(out, X, self.obs_std)
-
     def _log_px(self, out, X):
         """Per-example log p(x|z) from decoder outputs (logits or means), shape (n,)."""
-        if self.likelihood == "bernoulli":
-            return bernoulli_log_prob(out, X)
-        return gaussian_log_prob(out, X, self.obs_std)
+        return log_likelihood(out, X, self.likelihood, self.obs_std)
 
     def decode(self, Z):
         """Decode latent codes to pixel means.

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bernoulli_nll", "bernoulli_log_prob", "gaussian_nll", "gaussian_log_prob",
+__all__ = ["nll_and_grad", "log_likelihood", "bernoulli_nll", "bernoulli_log_prob",
+           "gaussian_nll", "gaussian_log_prob",
            "kl_normal_std", "kl_normal_std_per_example", "log_normal_std", "log_normal_diag",
            "logsumexp", "sigmoid"]
 
@@ -141,6 +142,37 @@ def gaussian_nll(mean, X, obs_std=1.0):
     loss = float(-gaussian_log_prob(mean, X, obs_std).mean())
     dmean = (mean - X) / (obs_std ** 2 * n)
     return loss, dmean.astype(mean.dtype, copy=False)
+
+
+def nll_and_grad(out, X, likelihood, obs_std=1.0):
+    """The decoder's negative log-likelihood and its gradient, for either likelihood.
+
+    Parameters
+    ----------
+    out : ndarray of shape (n, d)
+        Decoder outputs: logits (``"bernoulli"``) or means (``"gaussian"``).
+    X : ndarray of shape (n, d)
+    likelihood : {"bernoulli", "gaussian"}
+    obs_std : float
+        Observation std of the Gaussian likelihood.
+
+    Returns
+    -------
+    loss : float
+        Summed over pixels, mean over the batch.
+    dout : ndarray of shape (n, d)
+        ∂loss/∂out.
+    """
+    if likelihood == "bernoulli":
+        return bernoulli_nll(out, X)
+    return gaussian_nll(out, X, obs_std)
+
+
+def log_likelihood(out, X, likelihood, obs_std=1.0):
+    """Per-example ``log p(x|z)`` from decoder outputs (logits or means), shape (n,)."""
+    if likelihood == "bernoulli":
+        return bernoulli_log_prob(out, X)
+    return gaussian_log_prob(out, X, obs_std)
 
 
 def kl_normal_std_per_example(mu, logvar):

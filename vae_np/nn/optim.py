@@ -7,7 +7,7 @@ An optimizer keeps its state per parameter name, so one instance serves one mode
     opt.step(model.params, grads)
 
 Each class writes its update rule once, in ``_update`` (and in its Notes). ``vae_np.fit`` may run
-the same rule as one compiled call over all parameters at once (:mod:`vae_np.fast.optimizers`,
+the same rule as one compiled call over all parameters at once (:func:`vae_np.fast.flat.optimizer_step`,
 tested against these classes); the state it keeps is this ``state`` dict either way.
 """
 from __future__ import annotations

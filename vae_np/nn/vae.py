@@ -11,6 +11,7 @@ from .losses import (
     log_normal_diag,
     log_normal_std,
     logsumexp,
+    nll_and_grad,
 )
 
 __all__ = ["VAE", "reparameterize"]
@@ -173,10 +174,11 @@ class VAE(Model):
         mu, logvar = self._encode(X)
         z, std = reparameterize(mu, logvar, eps)
         out = self.decoder.forward(z)
-        recon, dout = self._nll_and_grad(out, X)
+        recon, dout = nll_and_grad(out, X, self.likelihood, self.obs_std)
         kl, dmu_kl, dlogvar_kl = kl_normal_std(mu, logvar)
         # backward: decoder -> sampling layer (the same eps) -> encoder
-        self.zero_grad()
+        self.encoder.zero_grad()
+        self.decoder.zero_grad()
         dz = self.decoder.backward(dout)
         dmu = dz + beta * dmu_kl
         dlogvar = 0.5 * dz * eps * std + beta * dlogvar_kl
