@@ -6,9 +6,10 @@ Usage (from the repository root)::
 
 For each forward layer of the 784-400-20 VAE at batch 128 it times, interleaved over rounds:
 
-* ``numba fused``: ``vae_np.kernels.matmul_bias_act`` (one kernel: blocked GEMM + bias + act);
-* ``BLAS + kernel``: ``np.matmul(X, W, out=buf)`` then the fused bias + activation kernel (what
-  the training step does);
+* ``numba fused``: ``vae_np.fast.matmul.matmul_bias_act`` (one kernel: blocked GEMM + bias +
+  act);
+* ``BLAS + kernel``: ``np.matmul(X, W, out=buf)`` then the fused bias + activation kernel
+  ``vae_np.fast.elementwise.bias_act_forward`` (what the training step does);
 
 and prints medians in GFLOP/s (2 m k n per GEMM) and the ratio. The numba kernel is single
 threaded; compare with ``OPENBLAS_NUM_THREADS=1`` for a like-for-like view.
@@ -23,7 +24,7 @@ import time
 
 import numpy as np
 
-from vae_np import kernels
+from vae_np.fast import elementwise, matmul
 
 SHAPES = [("encoder hidden  128x784 @ 784x400, relu", 128, 784, 400, "relu"),
           ("encoder output  128x400 @ 400x40", 128, 400, 40, "identity"),
@@ -48,22 +49,21 @@ def run(rounds=7, target_seconds=0.05, kc=256, nc=512):
         b = rng.standard_normal(n, dtype=np.float32)
         out1, out2 = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
 
-        def numba_fused():
-            kernels.matmul_bias_act(A, B, b, act, out=out1, kc=kc, nc=nc)
+        def numba_fused(A=A, B=B, b=b, act=act, out=out1):
+            matmul.matmul_bias_act(A, B, b, act, out=out, kc=kc, nc=nc)
 
-        def blas_then_kernel():
-            np.matmul(A, B, out=out2)
-            kernels.bias_act_forward(out2, b, act)
+        def blas_then_kernel(A=A, B=B, b=b, act=act, out=out2):
+            np.matmul(A, B, out=out)
+            elementwise.bias_act_forward(out, b, act)
 
-        with kernels.backend("numba"):
-            numba_fused(), blas_then_kernel()                 # compile, warm up
-            assert np.allclose(out1, out2, rtol=1e-4, atol=1e-3)
-            reps = max(3, int(target_seconds / max(timed(blas_then_kernel, 3), 1e-7)))
-            flops = 2 * m * k * n
-            t = {"numba fused": [], "BLAS + kernel": []}
-            for _ in range(rounds):
-                t["numba fused"].append(timed(numba_fused, reps))
-                t["BLAS + kernel"].append(timed(blas_then_kernel, reps))
+        numba_fused(), blas_then_kernel()                     # compile, warm up
+        assert np.allclose(out1, out2, rtol=1e-4, atol=1e-3)
+        reps = max(3, int(target_seconds / max(timed(blas_then_kernel, 3), 1e-7)))
+        flops = 2 * m * k * n
+        t = {"numba fused": [], "BLAS + kernel": []}
+        for _ in range(rounds):
+            t["numba fused"].append(timed(numba_fused, reps))
+            t["BLAS + kernel"].append(timed(blas_then_kernel, reps))
         g = {name: flops / statistics.median(v) / 1e9 for name, v in t.items()}
         results.append(dict(shape=label, m=m, k=k, n=n, act=act, gflops=g,
                             blas_over_numba=g["BLAS + kernel"] / g["numba fused"]))

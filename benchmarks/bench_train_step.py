@@ -14,10 +14,11 @@ checks that the loss and every gradient are finite (as ``vae_np.fit`` does); PyT
 
 Variants:
 
-* ``vae_np numba``: ``kernels.backend("numba")`` -- the fused step of ``vae_np.fused``.
-* ``vae_np numpy``: ``kernels.backend("numpy")`` -- the layer-by-layer reference path.
-* ``vae_np fused+numpy``: the fused step's structure (buffers, no input gradient) with the NumPy
-  reference kernels: separates what the buffers buy from what the numba kernels buy.
+* ``vae_np numba``: ``vae_np.train.make_step`` under ``vae_np.fast.backend("numba")`` -- exactly
+  ``fit``'s step with the fused step of ``vae_np.fast.step`` and the one-call Adam of
+  ``vae_np.fast.flat.optimizer_step``.
+* ``vae_np numpy``: the same under ``vae_np.fast.backend("numpy")`` -- the layer-by-layer
+  reference path of ``vae_np.nn`` (``model.loss_and_grads``, ``optimizer.step``).
 * ``torch eager``: ``torch.nn`` model, ``binary_cross_entropy_with_logits``, ``torch.optim.Adam``
   (default settings), ``torch.set_num_threads(threads)``; only if torch is importable (it is
   not a project dependency).
@@ -26,19 +27,20 @@ Variants:
 * ``gemm only``: just the 11 GEMMs of one step (``np.matmul`` into buffers): the ceiling.
 * ``gemm peak``: a 1024^3 float32 GEMM with NumPy's BLAS (and with torch when available): the
   machine's float32 GEMM peak, taken as the larger of the two. Which kernels OpenBLAS runs is
-  its own pick for the CPU unless ``--openblas-coretype`` sets ``OPENBLAS_CORETYPE``; on this
-  machine's AMD Zen 4 it picks its AVX-512 "SkylakeX" kernels, and its AVX2 "Zen" kernels are
-  ~7% faster (so measure with both to know the machine's real peak).
+  its own pick for the CPU unless ``--openblas-coretype`` sets ``OPENBLAS_CORETYPE``; on an AMD
+  Zen 4 it picks its AVX-512 "SkylakeX" kernels, and its AVX2 "Zen" kernels can be faster (so
+  measure with both to know the machine's real peak; ``benchmarks/README.md``).
 
 Each thread count runs in its own subprocess (BLAS thread pools are sized at import) with
 ``OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = MKL_NUM_THREADS = threads``. Inside it, after a warm-up
 run of each variant, the variants run one after another in rounds (interleaved, so a burst of
 load from other processes hits all of them alike); the report gives each variant's median over
-the rounds of steps/s (wall clock), its GEMM GFLOP/s (exact GEMM FLOPs of a step divided by the step time)
-and fraction of the measured peak, and the ratios between variants. The last column, steps per
-second of *process CPU time*, is for reading runs on a loaded machine: with 1 thread it is close
-to what an idle machine would give (time spent descheduled is not counted); with 2 threads it
-also counts the time BLAS/OpenMP workers spin, so it is not comparable across variants.
+the rounds of steps/s (wall clock), its GEMM GFLOP/s (exact GEMM FLOPs of a step divided by the
+step time) and fraction of the measured peak, and the ratios between variants. The last column,
+steps per second of *process CPU time*, is for reading runs on a loaded machine: with 1 thread it
+is close to what an idle machine would give (time spent descheduled is not counted); with 2
+threads it also counts the time BLAS/OpenMP workers spin, so it is not comparable across
+variants.
 """
 from __future__ import annotations
 
@@ -82,35 +84,40 @@ def make_data(seed=0):
     return (rng.random((N_DATA, D), dtype=np.float32) < 0.5).astype(np.float32)
 
 
-def vae_np_runner(X, backend, fused_numpy=False, seed=0):
-    """Return ``run(steps)`` that trains a vae_np VAE for ``steps`` steps exactly as ``fit`` does."""
+def vae_np_runner(X, backend, seed=0):
+    """Return ``run(steps)`` that trains a vae_np VAE for ``steps`` steps exactly as ``fit`` does.
+
+    The step is ``vae_np.train.make_step`` (``fit``'s own inner step: loss and gradients, the
+    finite check, the Adam update), made under ``vae_np.fast.backend(backend)``; the loop around
+    it draws the batch and the noise as ``fit`` does.
+    """
     import numpy as np
+
     import vae_np
-    from vae_np import _flat, fused, kernels
-    from vae_np.train import _first_nonfinite
+    from vae_np.train import make_step
 
     model = vae_np.VAE(D, [H], K, seed=seed)
     opt = vae_np.Adam(lr=1e-3)
+    with vae_np.fast.backend(backend):
+        if vae_np.fast.get_backend() != backend:       # e.g. "numba" under NUMBA_DISABLE_JIT=1
+            print(f"backend {backend!r} is not available: the {vae_np.fast.get_backend()!r} "
+                  "step runs instead", file=sys.stderr)
+        step = make_step(model, opt, beta=1.0)
     rng = np.random.default_rng(seed)
     Xb = np.empty((BATCH, D), dtype=np.float32)
     state = {"order": rng.permutation(N_DATA), "pos": 0}
-    flat_grads = _flat.tiled_base(list(model.grads.values()))    # as fit does, once
-    step_fn = (lambda xb, eps: fused.vae_loss_and_grads(model, xb, eps, 1.0)) if fused_numpy \
-        else (lambda xb, eps: model._loss_and_grads(xb, eps, 1.0))
 
     def run(steps):
-        with kernels.backend(backend):
-            for _ in range(steps):
-                if state["pos"] + BATCH > N_DATA:
-                    state["order"], state["pos"] = rng.permutation(N_DATA), 0
-                idx = state["order"][state["pos"]:state["pos"] + BATCH]
-                state["pos"] += BATCH
-                np.take(X, idx, axis=0, out=Xb)
-                eps = rng.standard_normal((BATCH, K), dtype=np.float32)
-                loss, grads = step_fn(Xb, eps)
-                if _first_nonfinite(loss, grads, flat_grads) is not None:
-                    raise FloatingPointError("non-finite loss or gradient")
-                opt.step(model.params, grads)
+        for _ in range(steps):
+            if state["pos"] + BATCH > N_DATA:
+                state["order"], state["pos"] = rng.permutation(N_DATA), 0
+            idx = state["order"][state["pos"]:state["pos"] + BATCH]
+            state["pos"] += BATCH
+            np.take(X, idx, axis=0, out=Xb)
+            eps = rng.standard_normal((BATCH, K), dtype=np.float32)
+            loss, problem = step(Xb, eps)
+            if problem is not None:
+                raise FloatingPointError(f"{problem} became NaN/inf")
         return loss
     return run
 
@@ -210,14 +217,12 @@ def peak_runner(use_torch=False, size=1024):
 
 
 # ------------------------------------------------------------------------------------ measuring
-def measure(threads, rounds, steps, include_torch, include_fused_numpy=True):
+def measure(threads, rounds, steps, include_torch):
     """Interleaved timings in the current process (BLAS threads already fixed by the env)."""
     import numpy as np
     X = make_data()
     variants = {"vae_np numba": vae_np_runner(X, "numba"),
                 "vae_np numpy": vae_np_runner(X, "numpy")}
-    if include_fused_numpy:
-        variants["vae_np fused+numpy"] = vae_np_runner(X, "numpy", fused_numpy=True)
     have_torch = False
     if include_torch:
         try:
@@ -235,7 +240,6 @@ def measure(threads, rounds, steps, include_torch, include_fused_numpy=True):
 
     steps_per = {name: steps for name in variants}
     steps_per["vae_np numpy"] = max(10, steps // 3)   # slower: keep each run's length similar
-    steps_per["vae_np fused+numpy"] = max(10, steps // 2)
     peak_reps = 20
 
     for name, run in variants.items():               # warm-up: JIT compilation, buffers, caches
@@ -266,7 +270,8 @@ def measure(threads, rounds, steps, include_torch, include_fused_numpy=True):
         core = None
     return {"threads": threads, "rounds": rounds, "steps_per_run": steps_per,
             "openblas_core": core, "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
-            "steps_per_s": rates, "steps_per_cpu_s": cpu_rates, "peak_gflops": peak_rates, "step_gemm_flops": step_flops(),
+            "steps_per_s": rates, "steps_per_cpu_s": cpu_rates, "peak_gflops": peak_rates,
+            "step_gemm_flops": step_flops(),
             "numpy_version": np.__version__}
 
 
@@ -285,8 +290,7 @@ def summarize(res):
                          peak_fraction=sps * flops / 1e9 / peak))
     ratios = {}
     if "vae_np numba" in med:
-        for other in ("torch eager", "torch eager fused-Adam", "vae_np numpy",
-                      "vae_np fused+numpy", "gemm only"):
+        for other in ("torch eager", "torch eager fused-Adam", "vae_np numpy", "gemm only"):
             if other in med:
                 ratios[f"vae_np numba / {other}"] = med["vae_np numba"] / med[other]
     return dict(threads=res["threads"], rows=rows, peak_gflops=peak_each, peak=peak,
@@ -337,6 +341,7 @@ def measure_memory(seed=0):
     import tracemalloc
 
     import numpy as np
+
     import vae_np
     X = make_data(seed)
     model = vae_np.VAE(D, [H], K, seed=seed)
@@ -427,10 +432,11 @@ def main(argv=None):
         if a.openblas_coretype:
             env["OPENBLAS_CORETYPE"] = a.openblas_coretype
         cmd = [sys.executable, os.path.abspath(__file__), "--child", str(t),
-               "--rounds", str(a.rounds), "--steps", str(a.steps)] + (["--no-torch"] if a.no_torch else [])
+               "--rounds", str(a.rounds), "--steps", str(a.steps)]
+        cmd += ["--no-torch"] if a.no_torch else []
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        sys.stderr.write(proc.stderr)                  # warnings, or the reason of a failure
         if proc.returncode != 0:
-            sys.stderr.write(proc.stderr)
             raise SystemExit(f"benchmark child for {t} thread(s) failed")
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         s = summarize(res)
