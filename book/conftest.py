@@ -1,17 +1,27 @@
-"""pytest set-up for the notebooks: nbval compares every stored output, figures included.
+"""pytest set-up for the notebooks: nbval compares every stored output, and figures on request.
 
 The book is built from the outputs committed in the notebooks (``execute_notebooks: "off"`` in
 ``_config.yml``), so these checks are what guarantees that the book shows what the current code
-produces. nbval itself compares text outputs only; here every PNG figure of a compared cell is
-also decoded and compared pixel for pixel with the committed one (the PNG's metadata, such as
-the matplotlib version, is ignored). Cells tagged ``nbval-ignore-output`` (timings) are not
-compared, as nbval does; their contents are checked by asserts in the cells.
+produces. nbval itself compares text outputs only. With ``VAE_NP_COMPARE_FIGURES=1`` every PNG
+figure of a compared cell is also decoded and compared pixel for pixel with the committed one
+(the PNG's metadata, such as the matplotlib version, is ignored). Cells tagged
+``nbval-ignore-output`` (timings) are not compared, as nbval does; their contents are checked by
+asserts in the cells.
+
+Why figures are compared on request only: a figure drawn from a trained model shows that model's
+float32 rounding, which depends on the CPU's BLAS kernels and thread count and on the path (the
+fast step and the NumPy reference round differently, and training amplifies the difference to
+visible changes in, e.g., a scatter of latent codes). Text outputs are printed rounded, so they
+match everywhere; figures match exactly only on a machine like the one that executed the
+notebooks. CI, which runs on such a machine, compares them (``.ci/run``); on another computer
+``pytest --nbval`` checks the text alone.
 
 Also lets ``pytest --nbval book/NN_topic.ipynb`` use the suite's nbval set-up (tests/conftest.py).
 """
 import base64
 import importlib.util
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -67,4 +77,5 @@ def _compare_text_and_figures(self, test, ref, skip_compare=None):
     return True
 
 
-IPyNbCell.compare_outputs = _compare_text_and_figures
+if os.environ.get("VAE_NP_COMPARE_FIGURES") == "1":
+    IPyNbCell.compare_outputs = _compare_text_and_figures

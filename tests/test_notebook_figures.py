@@ -1,8 +1,10 @@
 """The figure check of book/conftest.py: nbval plus a pixel comparison of every stored figure.
 
-A two-cell notebook is executed, then checked with ``pytest --nbval`` in a copy of the repo's
-test set-up: it passes as executed, and fails once its stored figure is swapped for another.
+A two-cell notebook is executed, then checked with ``pytest --nbval`` and
+``VAE_NP_COMPARE_FIGURES=1`` in a copy of the repo's test set-up: it passes as executed, and
+fails once its stored figure is swapped for another (which text-only nbval does not notice).
 """
+import os
 import shutil
 import subprocess
 import sys
@@ -24,10 +26,11 @@ def _notebook(ys):
     return nb
 
 
-def _nbval(folder):
+def _nbval(folder, figures=True):
+    env = {**os.environ, "VAE_NP_COMPARE_FIGURES": "1" if figures else "0"}
     return subprocess.run([sys.executable, "-m", "pytest", "--nbval", "book/figure.ipynb",
                            "--nbval-current-env", "-p", "no:cacheprovider", "-q"],
-                          cwd=folder, capture_output=True, text=True, timeout=300)
+                          cwd=folder, capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_a_changed_figure_fails_nbval(tmp_path):
@@ -48,3 +51,4 @@ def test_a_changed_figure_fails_nbval(tmp_path):
     changed = _nbval(tmp_path)
     assert changed.returncode != 0
     assert "figure 1 of the cell differs from the stored one" in changed.stdout
+    assert _nbval(tmp_path, figures=False).returncode == 0     # text alone: the same
