@@ -10,6 +10,10 @@ What is checked, page by page (every page listed in ``_toc.yml``):
   holds an ``mjx-container``, MathJax reports no TeX error, and no raw ``\\(``, ``\\[``, ``$$`` or
   ``\\begin{`` is left in the rendered text.
 * Every ``<img>`` loaded (``complete`` and a non-zero natural width) from a local file.
+* The browser console is clean: no uncaught exception, no ``console.error`` and no error entry
+  of the browser's own log (such as a resource that failed to load) while the page loads and
+  typesets. (Two errors that every page once logged were fixed in ``_config.yml``: thebe's
+  configuration script emitted twice, and pydata-sphinx-theme's empty default mode.)
 
 Static checks of the sources and the build (no browser needed): the intro links every chapter,
 every page has a title and a short "What you will learn" list, every citation key exists in
@@ -28,55 +32,22 @@ Which build is tested:
 The browser is Debian's ``chromium`` (``apt-get install -y chromium``; ``VAE_NP_CHROMIUM`` may
 name another binary). Without it the browser tests are skipped with a reason, except when
 ``CI=true``, where a missing browser is a failure. The browser is driven through the DevTools
-protocol over a pipe (``--remote-debugging-pipe``), so no extra Python package is needed.
+protocol over a pipe (``--remote-debugging-pipe``), so no extra Python package is needed; the
+helpers for all of this live in ``tests/browser_helpers.py``, shared with
+``tests/test_explorer_browser.py``.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import select
-import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-PAGE_TIMEOUT = 90.0          # seconds for one page to load and typeset (shared, loaded machine)
-
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-quic",
-    "--disable-extensions", "--disable-default-apps", "--mute-audio",
-    # Simulate an offline machine: no host name resolves (file:// pages are unaffected).
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-]
-
+from browser_helpers import ROOT, built_book, html_of, start_browser, toc_pages
 
 # ------------------------------------------------------------------------------------ the book
-def toc_pages():
-    """Docnames (e.g. ``book/intro``) of the root and of every chapter in ``_toc.yml``, in order."""
-    toc_file = Path(os.environ.get("VAE_NP_BOOK_TOC", ROOT / "_toc.yml"))
-    toc = yaml.safe_load(toc_file.read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for e in entries or []:
-            if "file" in e:
-                pages.append(e["file"])
-            walk(e.get("sections"))
-            walk(e.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts") or []:
-        walk(part.get("chapters"))
-    return [re.sub(r"\.(md|ipynb)$", "", p) for p in pages]
-
-
 PAGES = toc_pages()
 
 
@@ -139,27 +110,7 @@ def count_source_math(path):
 @pytest.fixture(scope="session")
 def book_html():
     """The ``_build/html`` folder to test (see the module docstring)."""
-    given = os.environ.get("VAE_NP_BOOK_HTML")
-    if given:
-        html = Path(given).resolve()
-        assert (html / "index.html").exists(), (
-            f"VAE_NP_BOOK_HTML={given} has no index.html; build the book first "
-            "(jupyter-book build . -W -n --keep-going)")
-        return html
-    html = ROOT / "_build" / "html"
-    if not (html / "index.html").exists():
-        reason = ("no built book to test: run `jupyter-book build .` first (the README's first "
-                  "command), or set VAE_NP_BOOK_HTML to a build")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true: " + reason)
-        pytest.skip(reason)
-    return html
-
-
-def html_of(book_html, docname):
-    p = book_html / (docname + ".html")
-    assert p.exists(), f"{docname} is in _toc.yml but the build has no {p}"
-    return p
+    return built_book()
 
 
 # ------------------------------------------------------------------------------------ static
@@ -251,98 +202,6 @@ def test_glossary_terms():
 
 
 # ------------------------------------------------------------------------------------ browser
-class DevTools:
-    """A headless Chromium driven through the DevTools protocol over ``--remote-debugging-pipe``.
-
-    Chromium reads JSON commands, each terminated by a NUL byte, on its fd 3 and writes responses
-    and events on its fd 4.
-    """
-
-    def __init__(self, exe, user_data_dir):
-        to_chrome_r, self._to_chrome = os.pipe()
-        self._from_chrome, from_chrome_w = os.pipe()
-        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}",
-               "--remote-debugging-pipe", "about:blank"]
-        # bash puts the two pipe ends on fds 3 and 4, where Chromium expects them (dash cannot
-        # redirect fds above 9).
-        shell = f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
-        self.proc = subprocess.Popen(["bash", "-c", shell, "bash", *cmd], pass_fds=(
-            to_chrome_r, from_chrome_w), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
-        self._buf = b""
-        self._next_id = 0
-        self.events = []
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = self.call("Target.attachToTarget",
-                                 {"targetId": target, "flatten": True})["sessionId"]
-        self.call("Page.enable", session=True)
-
-    def _read_message(self, deadline):
-        while b"\0" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("Chromium did not answer in time")
-            ready, _, _ = select.select([self._from_chrome], [], [], left)
-            if ready:
-                chunk = os.read(self._from_chrome, 1 << 20)
-                if not chunk:
-                    raise RuntimeError("Chromium exited: " + self.proc.stderr.read().decode(
-                        errors="replace")[-2000:])
-                self._buf += chunk
-        msg, self._buf = self._buf.split(b"\0", 1)
-        return json.loads(msg)
-
-    def call(self, method, params=None, session=False, timeout=PAGE_TIMEOUT):
-        self._next_id += 1
-        msg = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = self.session
-        os.write(self._to_chrome, json.dumps(msg).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._read_message(deadline)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"DevTools {method} failed: {reply['error']}")
-                return reply["result"]
-            self.events.append(reply)
-
-    def wait_event(self, method, timeout=PAGE_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, e in enumerate(self.events):
-                if e.get("method") == method:
-                    return self.events.pop(i)
-            self.events.append(self._read_message(deadline))
-
-    def open(self, url):
-        self.events.clear()
-        self.call("Page.navigate", {"url": url}, session=True)
-        self.wait_event("Page.loadEventFired")
-
-    def evaluate(self, expression, timeout=PAGE_TIMEOUT):
-        res = self.call("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
-                                             "returnByValue": True}, session=True,
-                        timeout=timeout)
-        if "exceptionDetails" in res:
-            raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
-        return res["result"]["value"]
-
-    def close(self):
-        try:
-            self.call("Browser.close", timeout=10)
-        except Exception:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self._to_chrome)
-        os.close(self._from_chrome)
-
-
 # Runs in the page once it has loaded: waits for MathJax's first typesetting pass and for every
 # image, then reports what the checks need.
 INSPECT_JS = r"""
@@ -388,24 +247,9 @@ INSPECT_JS = r"""
 """
 
 
-def _find_chromium():
-    for name in (os.environ.get("VAE_NP_CHROMIUM"), "chromium", "chromium-browser"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    exe = _find_chromium()
-    if exe is None:
-        reason = ("chromium is not installed, so the offline-rendering checks cannot run; "
-                  "install it with `apt-get install -y chromium` (Debian/Ubuntu) or set "
-                  "VAE_NP_CHROMIUM to a Chromium binary")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true: " + reason)
-        pytest.skip(reason)
-    b = DevTools(exe, tmp_path_factory.mktemp("chromium-profile"))
+    b = start_browser(tmp_path_factory.mktemp("chromium-profile"))
     yield b
     b.close()
 
@@ -443,3 +287,7 @@ def test_page_renders_offline(page, browser, book_html):  # no build when no bro
 
     assert r["h1"], f"{where}: the page has no <h1> title"
     assert r["title"].strip(), f"{where}: the page has no <title>"
+
+    browser.drain(0.3)                   # late messages, e.g. from a timer
+    errors = browser.console_errors()
+    assert not errors, f"{where}: the browser console shows errors: {errors}"

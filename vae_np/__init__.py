@@ -11,12 +11,14 @@ The package in layers (each module has one concept):
 * :mod:`vae_np.data` — ``load_mnist``, ``make_moons``
 * :mod:`vae_np.train` — ``fit`` and ``History``: the one place that picks the fast or the
   reference step
+* :mod:`vae_np.export` — ``export_decoder``, ``load_decoder_export``: a decoder as JSON-able
+  float32 data (the book's in-browser latent explorer)
 * :mod:`vae_np.io` — ``save``, ``load`` (checkpoints); :mod:`vae_np.plotting` — figures;
   :mod:`vae_np.threads` — ``blas_threads``
 
 ``nn`` and ``prob`` never import ``fast`` or numba (``tests/test_architecture.py``).
 """
-from . import analysis, data, fast, io, nn, plotting, prob, threads, train
+from . import analysis, data, export, fast, io, nn, plotting, prob, threads, train
 from .data import load_mnist, make_moons
 from .io import load, save
 from .nn import MLP, SGD, VAE, Adagrad, Adam, Autoencoder, Linear, ReLU, Sigmoid, Softplus, Tanh
@@ -29,5 +31,5 @@ __version__ = "0.1.0"
 __all__ = ["VAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus",
            "SGD", "Adagrad", "Adam", "fit", "History", "NonFiniteLossError", "load_mnist",
            "make_moons", "save", "load", "PCA", "GaussianMixture", "LinearGaussian",
-           "blas_threads", "analysis", "data", "fast", "io", "nn", "plotting", "prob", "threads",
+           "blas_threads", "analysis", "data", "export", "fast", "io", "nn", "plotting", "prob", "threads",
            "train"]
