@@ -85,9 +85,9 @@ def test_nan_stops_training_and_keeps_the_last_finite_parameters(mnist, backend,
 def test_fit_rejects_bad_arguments(mnist):
     model = vae_np.VAE(784, [8], 2, seed=0)
     X = mnist.X_train[:10]
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="'batch_size' parameter of fit must be an int in the range"):
         vae_np.fit(model, X, 1, 0, vae_np.Adam(), seed=0)
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match="'epochs' parameter of fit must be an int in the range"):
         vae_np.fit(model, X, -1, 4, vae_np.Adam(), seed=0)
     with pytest.raises(ValueError, match=r"Bernoulli likelihood needs \[0, 1\]"):
         vae_np.fit(model, X * 255, 1, 4, vae_np.Adam(), seed=0)

@@ -26,7 +26,7 @@ def X():
 # ------------------------------------------------------------------------------------ helpers
 @pytest.mark.parametrize("value", [0, -3, 2.5, True, "4", None, np.float64(3.0)])
 def test_check_positive_int_rejects(value):
-    with pytest.raises(ValueError, match="must be a positive integer"):
+    with pytest.raises(ValueError, match=r"The 'n' parameter must be an int in the range \[1, inf\)"):
         check_positive_int(value, "n")
 
 
@@ -36,7 +36,7 @@ def test_check_positive_int_accepts_numpy_ints():
 
 @pytest.mark.parametrize("value", [0, -1e-3, np.nan, np.inf, -np.inf, True, "0.1", None])
 def test_check_positive_float_rejects(value):
-    with pytest.raises(ValueError, match="must be a finite number > 0"):
+    with pytest.raises(ValueError, match=r"The 'lr' parameter must be a float in the range \(0.0, inf\)"):
         check_positive_float(value, "lr")
 
 
@@ -79,18 +79,18 @@ def test_check_rng_rejects(rng):
 # ------------------------------------------------------------------------------------ models
 @pytest.mark.parametrize("cls", [VAE, Autoencoder])
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(input_dim=0), "input_dim must be a positive integer"),
-    (dict(input_dim=6.0), "input_dim must be a positive integer"),
-    (dict(latent_dim=0), "latent_dim must be a positive integer, got 0"),
-    (dict(latent_dim=-2), "latent_dim must be a positive integer"),
-    (dict(hidden_dims=[4, 0]), "hidden size must be a positive integer"),
-    (dict(hidden_dims=400), r"hidden_dims must be a sequence of ints.*\[400\]"),
-    (dict(activation="gelu"), "unknown activation 'gelu'; use one of"),
-    (dict(activation="ReLU"), "unknown activation 'ReLU'"),
-    (dict(likelihood="poisson"), "unknown likelihood 'poisson'; use one of"),
-    (dict(obs_std=0.0), "obs_std must be a finite number > 0"),
-    (dict(obs_std=np.nan), "obs_std must be a finite number > 0"),
-    (dict(dtype=np.int32), "dtype must be float32 or float64"),
+    (dict(input_dim=0), r"'input_dim' parameter of \w+ must be an int in the range \[1, inf\)"),
+    (dict(input_dim=6.0), r"'input_dim' parameter .*Got 6.0 \(a float\). Write it as an int \(6\)"),
+    (dict(latent_dim=0), r"'latent_dim' parameter of \w+ must be an int .*Got 0 \(an int\)"),
+    (dict(latent_dim=-2), r"'latent_dim' parameter of \w+ must be an int in the range \[1, inf\)"),
+    (dict(hidden_dims=[4, 0]), r"'hidden_dims' parameter .*Got \[4, 0\] \(a list\), whose entry 1 is 0"),
+    (dict(hidden_dims=400), r"'hidden_dims' parameter .*Got 400 \(an int\). For one layer write \[400\]"),
+    (dict(activation="gelu"), r"'activation' parameter of \w+ must be a str among \{'identity', 'relu'"),
+    (dict(activation="ReLU"), r"Got 'ReLU' \(a str\). Names are lower-case: 'relu'"),
+    (dict(likelihood="poisson"), r"'likelihood' parameter .*\{'bernoulli', 'gaussian'\}. Got 'poisson'"),
+    (dict(obs_std=0.0), r"'obs_std' parameter of \w+ must be a float in the range \(0.0, inf\)"),
+    (dict(obs_std=np.nan), r"'obs_std' parameter of \w+ must be a float in the range \(0.0, inf\)"),
+    (dict(dtype=np.int32), "'dtype' parameter of \\w+ must be np.float32 or np.float64"),
 ])
 def test_model_constructor_rejects(cls, kwargs, match):
     args = dict(input_dim=6, hidden_dims=[5], latent_dim=2)
@@ -100,7 +100,8 @@ def test_model_constructor_rejects(cls, kwargs, match):
 
 
 def test_autoencoder_rejects_negative_code_noise():
-    with pytest.raises(ValueError, match="code_noise must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=(r"'code_noise' parameter of Autoencoder must be a"
+                                          r" float in the range \[0.0, inf\)")):
         Autoencoder(6, [5], 2, code_noise=-0.1)
 
 
@@ -126,7 +127,8 @@ def test_loss_and_grads_rejects_bad_data(model, X):
         model.loss_and_grads(X, eps[:7])
     with pytest.raises(ValueError, match="eps contains NaN"):
         model.loss_and_grads(X, eps + np.nan)
-    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=(r"'beta' parameter of VAE.loss_and_grads must"
+                                          r" be a float in the range \[0.0")):
         model.loss_and_grads(X, eps, beta=-1)
 
 
@@ -140,34 +142,36 @@ def test_model_methods_validate(model, X):
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="Z must have 2 features"):
         model.decode(np.zeros((3, 5)))
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    positive_int = r"must be an int in the range \[1, inf\)"
+    generator = "must be a numpy.random.Generator"
+    with pytest.raises(ValueError, match="'n' parameter of VAE.sample " + positive_int):
         model.sample(0, rng)
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+    with pytest.raises(TypeError, match="'rng' parameter of VAE.sample " + generator):
         model.sample(3, 0)
-    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+    with pytest.raises(ValueError, match="'n_samples' parameter of VAE.elbo " + positive_int):
         model.elbo(X, rng, n_samples=0)
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+    with pytest.raises(TypeError, match="'rng' parameter of VAE.elbo " + generator):
         model.elbo(X, None)
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(ValueError, match="'k' parameter of VAE.log_likelihood " + positive_int):
         model.log_likelihood(X, rng, k=0)
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+    with pytest.raises(TypeError, match="'rng' parameter of VAE.log_likelihood " + generator):
         model.log_likelihood(X, 1)
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="'batch_size' parameter of VAE.elbo " + positive_int):
         model.elbo(X, rng, batch_size=0)
     with pytest.raises(ValueError, match="must have 6 features"):
         model.encode(np.zeros((2, 7)))
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="'batch_size' parameter of Autoencoder.loss_terms"):
         Autoencoder(6, [5], 2).loss_terms(X, batch_size=0)
 
 
 # ------------------------------------------------------------------------------------ training
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(batch_size=0), "batch_size must be a positive integer, got 0"),
-    (dict(batch_size=-8), "batch_size must be a positive integer"),
-    (dict(batch_size=2.5), "batch_size must be a positive integer"),
-    (dict(epochs=0), "epochs must be a positive integer"),
-    (dict(beta=-0.5), "beta must be a finite number >= 0"),
-    (dict(beta=np.nan), "beta must be a finite number >= 0"),
+    (dict(batch_size=0), r"'batch_size' parameter of fit must be an int in the range \[1, inf\)\. Got 0"),
+    (dict(batch_size=-8), r"'batch_size' parameter of fit must be an int in the range \[1, inf\)"),
+    (dict(batch_size=2.5), r"'batch_size' parameter of fit must be an int .*Got 2.5 \(a float\)"),
+    (dict(epochs=0), r"'epochs' parameter of fit must be an int in the range \[1, inf\)"),
+    (dict(beta=-0.5), r"'beta' parameter of fit must be a float in the range \[0.0, inf\)"),
+    (dict(beta=np.nan), r"'beta' parameter of fit must be a float in the range \[0.0, inf\)"),
 ])
 def test_fit_rejects_bad_settings(model, X, kwargs, match):
     args = dict(epochs=1, batch_size=4, optimizer=Adam(1e-3), seed=0, progress=False)
@@ -185,9 +189,9 @@ def test_fit_rejects_bad_data_and_optimizer(model, X):
     with pytest.raises(ValueError, match="dynamic_binarization needs likelihood='bernoulli'"):
         fit(VAE(6, [5], 2, likelihood="gaussian"), X, optimizer=Adam(),
             dynamic_binarization=True, **args)
-    with pytest.raises(TypeError, match="optimizer must be a vae_np optimizer.*Adam"):
+    with pytest.raises(TypeError, match="'optimizer' parameter of fit must be a vae_np optimizer.*Adam"):
         fit(model, X, optimizer=1e-3, **args)
-    with pytest.raises(TypeError, match="optimizer must be a vae_np optimizer"):
+    with pytest.raises(TypeError, match="'optimizer' parameter of fit .*Pass an instance, not the class"):
         fit(model, X, optimizer=Adam, **args)     # the class, not an instance
 
 
@@ -195,42 +199,46 @@ def test_fit_rejects_bad_data_and_optimizer(model, X):
                                   lambda lr: Adam(lr)])
 @pytest.mark.parametrize("lr", [0, -1e-3, np.nan, np.inf])
 def test_optimizers_reject_bad_learning_rates(make, lr):
-    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+    with pytest.raises(ValueError, match=r"'lr' parameter of \w+ must be a float in the range \(0.0, inf\)"):
         make(lr)
 
 
 def test_optimizers_reject_bad_hyperparameters():
-    with pytest.raises(ValueError, match="momentum must be in"):
+    with pytest.raises(ValueError, match=(r"'momentum' parameter of SGD must be a float"
+                                          r" in the range \[0.0, 1.0\)")):
         SGD(0.1, momentum=1.0)
-    with pytest.raises(ValueError, match="betas must each be in"):
+    with pytest.raises(ValueError, match=(r"'betas\[1\]' parameter of Adam must be a"
+                                          r" float in the range \[0.0, 1.0\)")):
         Adam(betas=(0.9, 1.0))
-    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+    with pytest.raises(ValueError, match=(r"'eps' parameter of Adagrad must be a float"
+                                          r" in the range \(0.0, inf\)")):
         Adagrad(0.1, eps=0)
 
 
 # ------------------------------------------------------------------------------------ data
 def test_load_mnist_validates_arguments():
-    with pytest.raises(ValueError, match="unknown MNIST source 'fashion'"):
+    with pytest.raises(ValueError, match="'source' parameter of load_mnist .*Got 'fashion'"):
         load_mnist(source="fashion")
-    with pytest.raises(ValueError, match="test_size must be a positive integer"):
+    with pytest.raises(ValueError, match="'test_size' parameter of load_mnist must be an int"):
         load_mnist(test_size=0)
     with pytest.raises(ValueError, match="multiple of 10"):
         load_mnist(test_size=15)
-    with pytest.raises(ValueError, match="unknown binarization 'otsu'"):
+    with pytest.raises(ValueError, match="'binarize_method' parameter of load_mnist .*Got 'otsu'"):
         load_mnist(binarize_method="otsu")
 
 
 def test_binarize_validates():
     with pytest.raises(ValueError, match="needs rng=np.random.default_rng"):
         binarize(np.zeros((2, 2)))
-    with pytest.raises(ValueError, match="unknown binarization"):
+    with pytest.raises(ValueError, match="'method' parameter of binarize .*Got 'round'"):
         binarize(np.zeros((2, 2)), method="round")
 
 
 def test_make_moons_validates():
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="'n' parameter of make_moons must be an int"):
         vae_np.make_moons(0, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="phase must be in"):
+    with pytest.raises(ValueError, match=(r"'phase' parameter of moon_image must be a"
+                                          r" float in the range \[0.0, 1.0\]")):
         moon_image(1.5)
 
 

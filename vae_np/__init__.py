@@ -19,6 +19,7 @@ The package in layers (each module has one concept):
 ``nn`` and ``prob`` never import ``fast`` or numba (``tests/test_architecture.py``).
 """
 from . import analysis, data, export, fast, io, nn, plotting, prob, threads, train
+from ._validation import InvalidParameterError
 from .data import load_mnist, make_moons
 from .io import load, save
 from .nn import MLP, SGD, VAE, Adagrad, Adam, Autoencoder, Linear, ReLU, Sigmoid, Softplus, Tanh
@@ -31,5 +32,5 @@ __version__ = "0.1.0"
 __all__ = ["VAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus",
            "SGD", "Adagrad", "Adam", "fit", "History", "NonFiniteLossError", "load_mnist",
            "make_moons", "save", "load", "PCA", "GaussianMixture", "LinearGaussian",
-           "blas_threads", "analysis", "data", "export", "fast", "io", "nn", "plotting", "prob", "threads",
-           "train"]
+           "blas_threads", "InvalidParameterError", "analysis", "data", "export", "fast", "io",
+           "nn", "plotting", "prob", "threads", "train"]

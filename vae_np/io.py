@@ -2,17 +2,20 @@
 
 The file holds every parameter array plus a JSON header with a format marker, a version, the model
 class and its constructor arguments. ``save`` writes to a temporary file in the same folder and
-renames it over the target, so a crash mid-write never destroys the previous checkpoint.
+renames it over the target, so a crash mid-write never destroys the previous checkpoint. The
+temporary file of a save killed mid-write (``kill -9``, a power cut) is removed by the next save
+into that folder once its writer is gone (the rule is in :mod:`vae_np._tempfiles`).
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
+
+from ._tempfiles import make_temp, sweep
+from ._validation import check_path, invalid
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION"]
 
@@ -22,6 +25,11 @@ VERSION = 1
 
 class CheckpointError(ValueError):
     """The file is not a valid vae_np checkpoint (or does not match its architecture)."""
+
+
+def _classes():
+    from .nn import VAE, Autoencoder
+    return {"VAE": VAE, "Autoencoder": Autoencoder}
 
 
 def save(model, path):
@@ -37,13 +45,35 @@ def save(model, path):
     -------
     Path
         The path written.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a model that :func:`load` can rebuild.
+    ValueError
+        A parameter is NaN or inf (:func:`load` would reject the file).
+
+    Notes
+    -----
+    Before writing, stale temporary files of earlier saves into the same folder (their writer
+    was killed) are removed; a save in progress elsewhere keeps its file (see
+    :mod:`vae_np._tempfiles`).
     """
-    path = Path(path)
+    path = check_path(path, "path", "save")
+    classes = _classes()
+    if type(model) not in classes.values():
+        raise invalid("model", "save", "a vae_np.VAE or vae_np.Autoencoder (the models load "
+                      "can rebuild)", model)
+    for k, p in model.params.items():
+        if not np.isfinite(p).all():
+            raise ValueError(f"cannot save: parameter {k!r} contains NaN or inf (load would "
+                             "reject the file); reload an earlier checkpoint")
     header = {"format": FORMAT, "version": VERSION, "class": type(model).__name__,
               "config": model.config, "params": list(model.params)}
     arrays = {f"param/{k}": v for k, v in model.params.items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=path.name + ".", suffix=".tmp")
+    folder = path.parent if str(path.parent) else "."
+    sweep(folder)
+    fd, tmp = make_temp(folder, path.name, ".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, __header__=np.array(json.dumps(header)), **arrays)
@@ -76,8 +106,7 @@ def load(path):
         Not a vae_np checkpoint, truncated or corrupted, an unknown version, an architecture that
         cannot be rebuilt, arrays that do not match it, or non-finite parameter values.
     """
-    from .nn import VAE, Autoencoder
-    path = Path(path)
+    path = check_path(path, "path", "load")
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
@@ -103,8 +132,8 @@ def load(path):
     if header.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint version {header.get('version')!r}; this "
                               f"vae_np reads version {VERSION}")
-    classes = {"VAE": VAE, "Autoencoder": Autoencoder}
-    if header.get("class") not in classes:
+    classes = _classes()
+    if not isinstance(header.get("class"), str) or header["class"] not in classes:
         raise CheckpointError(f"{path} stores an unknown model class {header.get('class')!r}")
     try:
         model = classes[header["class"]](**header["config"])

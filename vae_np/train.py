@@ -21,8 +21,17 @@ import numpy as np
 from tqdm import tqdm
 
 from . import fast
-from ._validation import check_array, check_positive_int
+from ._validation import (
+    check_array,
+    check_bool,
+    check_float,
+    check_instance,
+    check_positive_int,
+    check_seed,
+)
 from .fast.flat import all_finite, tiled_base
+from .nn.base import Model
+from .nn.optim import Optimizer
 
 __all__ = ["History", "fit", "make_step", "NonFiniteLossError"]
 
@@ -106,6 +115,8 @@ def make_step(model, optimizer, beta=1.0):
         ``model.dtype``. ``problem`` is None after a successful update, else a description of
         what is NaN/inf (the loss or the first such gradient), and the parameters are not updated.
     """
+    _check_model_and_optimizer(model, optimizer, "make_step")
+    beta = check_float(beta, "beta", "make_step", low=0.0)
     use_fast = fast.get_backend() == "numba"
     flat_grads = tiled_base(list(model.grads.values())) if use_fast else None
     if use_fast and fast.step.supports(model):
@@ -125,6 +136,12 @@ def make_step(model, optimizer, beta=1.0):
                 optimizer.step(model.params, grads)
         return loss, problem
     return step
+
+
+def _check_model_and_optimizer(model, optimizer, owner):
+    check_instance(model, Model, "model", owner, "a vae_np.VAE or vae_np.Autoencoder")
+    check_instance(optimizer, Optimizer, "optimizer", owner,
+                   "a vae_np optimizer instance such as vae_np.Adam(lr=1e-3)")
 
 
 def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True, beta=1.0,
@@ -170,11 +187,13 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
         and says so (checked on that failure and after every epoch, so ``fit`` never returns
         non-finite parameters).
     """
-    epochs = check_positive_int(epochs, "epochs")
-    if isinstance(optimizer, type) or not callable(getattr(optimizer, "step", None)):
-        raise TypeError(f"optimizer must be a vae_np optimizer instance such as "
-                        f"vae_np.Adam(lr=1e-3), got {optimizer!r}")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    _check_model_and_optimizer(model, optimizer, "fit")
+    epochs = check_positive_int(epochs, "epochs", "fit")
+    batch_size = check_positive_int(batch_size, "batch_size", "fit")
+    seed = check_seed(seed, "seed", "fit")
+    progress = check_bool(progress, "progress", "fit")
+    beta = check_float(beta, "beta", "fit", low=0.0)
+    dynamic_binarization = check_bool(dynamic_binarization, "dynamic_binarization", "fit")
     bernoulli = model.likelihood == "bernoulli"
     X = check_array(X, "X", n_features=model.input_dim, dtype=model.dtype, unit_interval=bernoulli)
     if X_val is not None:
@@ -182,8 +201,6 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
                             unit_interval=bernoulli)
     if dynamic_binarization and not bernoulli:
         raise ValueError("dynamic_binarization needs likelihood='bernoulli'")
-    if not (math.isfinite(beta) and beta >= 0):
-        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
     train_step = make_step(model, optimizer, beta)
     rng = np.random.default_rng(seed)
     n = len(X)

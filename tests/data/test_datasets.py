@@ -41,7 +41,8 @@ def test_binarization():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="unknown MNIST source"):
+    with pytest.raises(ValueError, match=("'source' parameter of load_mnist must be a"
+                                          " str among .*Got 'kaggle'")):
         load_mnist(source="kaggle")
     with pytest.raises(ValueError, match="multiple of 10"):
         load_mnist(test_size=15)

@@ -47,5 +47,6 @@ def test_moon_geometry():
 
 
 def test_moon_image_rejects_bad_phase():
-    with pytest.raises(ValueError, match="phase must be in"):
+    with pytest.raises(ValueError, match=(r"'phase' parameter of moon_image must be a"
+                                          r" float in the range \[0.0, 1.0\]")):
         moon_image(1.5)

@@ -74,9 +74,10 @@ def test_linear_shapes_and_errors():
     assert layer.forward(np.zeros((2, 4), np.float32)).shape == (2, 3)
     with pytest.raises(ValueError, match=r"shape \(n, 4\)"):
         layer.forward(np.zeros((2, 5), np.float32))
-    with pytest.raises(ValueError, match="d_in must be a positive integer"):
+    with pytest.raises(ValueError, match=(r"'d_in' parameter of Linear must be an int"
+                                          r" in the range \[1, inf\)")):
         layers.Linear(0, 3, rng)
-    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+    with pytest.raises(ValueError, match="'activation' parameter of MLP must be a str among .*Got 'gelu'"):
         layers.MLP([3, 2], activation="gelu")
 
 

@@ -189,11 +189,12 @@ def test_bad_input_errors():
         model.loss_and_grads(np.zeros((2, 4)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="2-D"):
         model.encode(np.zeros((2, 2, 2)))
-    with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
+    with pytest.raises(ValueError, match=(r"'latent_dim' parameter of VAE must be an"
+                                          r" int in the range \[1, inf\)")):
         vae_np.VAE(4, [3], 0)
-    with pytest.raises(ValueError, match="unknown likelihood 'poisson'"):
+    with pytest.raises(ValueError, match="'likelihood' parameter of VAE must be a str among .*Got 'poisson'"):
         vae_np.VAE(4, [3], 2, likelihood="poisson")
-    with pytest.raises(ValueError, match="unknown activation"):
+    with pytest.raises(ValueError, match="'activation' parameter of VAE must be a str among"):
         vae_np.VAE(4, [3], 2, activation="swish")
     # Gaussian likelihood accepts any finite values
     g = vae_np.VAE(4, [3], 2, likelihood="gaussian", seed=0)

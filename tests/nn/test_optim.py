@@ -74,9 +74,9 @@ def test_float32_updates_stay_float32_and_follow_the_float64_maths(make):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+    with pytest.raises(ValueError, match=r"'lr' parameter of Adam must be a float in the range \(0.0, inf\)"):
         Adam(lr=0)
-    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+    with pytest.raises(ValueError, match=r"'lr' parameter of SGD must be a float in the range \(0.0, inf\)"):
         SGD(lr=-1)
     with pytest.raises(ValueError, match="momentum"):
         SGD(momentum=1.5)

@@ -131,7 +131,8 @@ def test_sgvb_grads_match_finite_differences(vae64, estimator):
 
 def test_sgvb_rejects_unknown_estimator(vae64):
     model, X, eps = vae64
-    with pytest.raises(ValueError, match="'A' or 'B'"):
+    with pytest.raises(ValueError, match=(r"'estimator' parameter of sgvb_loss_and_grads"
+                                          r" must be a str among \{'A', 'B'\}")):
         est.sgvb_loss_and_grads(model, X, eps, "C")
 
 

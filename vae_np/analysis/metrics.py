@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_positive_float, check_positive_int
+from .._validation import (
+    check_array,
+    check_instance,
+    check_positive_float,
+    check_positive_int,
+    check_real,
+    check_rng,
+)
 from ..nn.losses import kl_normal_std_per_example
+from ..nn.vae import VAE
 
 __all__ = ["encode_all", "kl_per_dimension", "active_units", "rate_distortion",
            "bernoulli_nll_naive", "nearest_template"]
@@ -32,16 +40,18 @@ def encode_all(model, X, batch_size=1000):
     logvar : ndarray of shape (n, latent_dim), float64
         Log-variances of ``q(z|x)``.
     """
-    batch_size = check_positive_int(batch_size, "batch_size")
-    if not hasattr(model, "latent_dim") or not callable(getattr(model, "encode", None)):
-        raise TypeError(f"encode_all needs a vae_np.VAE, got {type(model).__name__}")
+    _check_vae(model, "encode_all")
+    batch_size = check_positive_int(batch_size, "batch_size", "encode_all")
+    X = model._check_X(X)
     parts = [model.encode(X[s:s + batch_size]) for s in range(0, len(X), batch_size)]
-    if not parts or not isinstance(parts[0], tuple):
-        raise TypeError("encode_all needs a VAE whose encode() returns (mu, logvar); an "
-                        "Autoencoder has no posterior variance")
     mu = np.concatenate([p[0] for p in parts]).astype(np.float64)
     logvar = np.concatenate([p[1] for p in parts]).astype(np.float64)
     return mu, logvar
+
+
+def _check_vae(model, owner):
+    check_instance(model, VAE, "model", owner, "a vae_np.VAE (an Autoencoder has no posterior "
+                   "variance)")
 
 
 def kl_per_dimension(mu, logvar):
@@ -93,7 +103,7 @@ def active_units(mu, threshold=1e-2):
     if len(mu) < 2:
         raise ValueError(f"active_units needs at least 2 examples to measure a variance, got "
                          f"{len(mu)}")
-    threshold = check_positive_float(threshold, "threshold")
+    threshold = check_positive_float(threshold, "threshold", "active_units")
     variances = mu.var(axis=0)
     return int((variances > threshold).sum()), variances
 
@@ -123,6 +133,9 @@ def rate_distortion(model, X, rng, n_samples=1, batch_size=1000):
     ``-ELBO = distortion + rate``. A beta-VAE minimizes ``distortion + beta * rate``, trading one
     for the other (Alemi et al., 2018).
     """
+    _check_vae(model, "rate_distortion")
+    check_rng(rng, "rng", "rate_distortion")
+    n_samples = check_positive_int(n_samples, "n_samples", "rate_distortion")
     mu, logvar = encode_all(model, X, batch_size)
     rate = float(kl_normal_std_per_example(mu, logvar).mean())
     elbo = float(model.elbo(X, rng, n_samples=n_samples, batch_size=batch_size).mean())
@@ -157,9 +170,11 @@ def bernoulli_nll_naive(logits, X):
     finite for every finite ``a``.
     """
     a = np.asarray(logits)
+    if a.dtype not in (np.float32, np.float64):
+        a = check_real(a, "logits", finite=False)   # lists, ints: float64; complex: an error
     if a.ndim != 2:
         raise ValueError(f"logits must be 2-D, got shape {a.shape}")
-    X = np.asarray(X, dtype=a.dtype)
+    X = check_real(X, "X", finite=False).astype(a.dtype)
     if X.shape != a.shape:
         raise ValueError(f"X must have the shape of logits {a.shape}, got {X.shape}")
     one = a.dtype.type(1)

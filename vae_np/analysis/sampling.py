@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_positive_int
+from .._validation import check_array, check_instance, check_int, check_real
+from ..nn.base import Model
 
 __all__ = ["lerp", "interpolate_pixels", "interpolate_latent", "latent_codes"]
 
@@ -26,15 +27,13 @@ def lerp(a, b, n):
     ndarray of shape (n, d)
         Row ``i`` is ``(1 - t_i) a + t_i b`` with ``t_i = i / (n - 1)``; dtype of ``a``.
     """
-    n = check_positive_int(n, "n")
-    if n < 2:
-        raise ValueError(f"n must be at least 2 to include both ends, got {n}")
-    a, b = np.asarray(a), np.asarray(b)
+    n = check_int(n, "n", "lerp", low=2, hint="lerp needs at least 2 points, to include both ends.")
+    dtype = a.dtype if isinstance(a, np.ndarray) and a.dtype.kind == "f" else np.float64
+    a, b = check_real(a, "a"), check_real(b, "b")
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"a and b must be 1-D of the same length, got shapes {a.shape} and "
                          f"{b.shape}")
     t = np.linspace(0.0, 1.0, n)[:, None]
-    dtype = a.dtype if np.issubdtype(a.dtype, np.floating) else np.float64
     return ((1 - t) * a + t * b).astype(dtype)
 
 
@@ -65,6 +64,7 @@ def latent_codes(model, X):
     -------
     ndarray of shape (n, latent_dim)
     """
+    check_instance(model, Model, "model", "latent_codes", "a vae_np.VAE or vae_np.Autoencoder")
     Z = model.encode(X)
     return Z[0] if isinstance(Z, tuple) else Z
 
@@ -86,8 +86,13 @@ def interpolate_latent(model, x_a, x_b, n):
     Z : ndarray of shape (n, latent_dim)
         The latent points decoded.
     """
-    X = check_array(np.stack([np.asarray(x_a), np.asarray(x_b)]), "x_a and x_b",
-                    n_features=model.input_dim)
+    check_instance(model, Model, "model", "interpolate_latent",
+                   "a vae_np.VAE or vae_np.Autoencoder")
+    x_a, x_b = check_real(x_a, "x_a"), check_real(x_b, "x_b")
+    if x_a.shape != (model.input_dim,) or x_b.shape != (model.input_dim,):
+        raise ValueError(f"x_a and x_b must each be one input of {model.input_dim} features "
+                         f"(shape ({model.input_dim},)), got shapes {x_a.shape} and {x_b.shape}")
+    X = check_array(np.stack([x_a, x_b]), "x_a and x_b", n_features=model.input_dim)
     za, zb = latent_codes(model, X)
     Z = lerp(za, zb, n)
     return model.decode(Z), Z

@@ -4,7 +4,9 @@
   package (500 images per digit, stored sorted by label), split into a stratified, shuffled train
   and test set. No network needed.
 * ``load_mnist(source="full")`` — the official 70,000 images (60,000 train / 10,000 test),
-  downloaded once, checked against SHA-256 sums, written atomically into a cache folder.
+  downloaded once, checked against SHA-256 sums, written atomically into a cache folder (the
+  ``.part`` file of a download killed mid-way is removed by the next download into that folder,
+  once its writer is gone: the rule is in :mod:`vae_np._tempfiles`).
 """
 from __future__ import annotations
 
@@ -13,16 +15,27 @@ import hashlib
 import http.client
 import importlib.resources
 import os
+import re
 import struct
-import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import check_positive_int
+from .._tempfiles import make_temp, sweep
+from .._validation import (
+    check_array,
+    check_option,
+    check_path,
+    check_positive_float,
+    check_positive_int,
+    check_rng,
+    check_seed,
+    invalid,
+)
 
 __all__ = ["MNIST", "load_mnist", "binarize", "MNIST_FILES", "MNIST_MIRRORS", "DatasetError",
            "default_cache_dir"]
@@ -74,14 +87,22 @@ def binarize(X, rng=None, method="stochastic"):
     Returns
     -------
     ndarray of shape (n, d), same dtype, values in {0, 1}
+
+    Raises
+    ------
+    ValueError
+        Values outside [0, 1] (e.g. 0-255 grey levels: divide by 255 first), NaN or inf.
+    TypeError
+        ``rng`` missing or not a ``numpy.random.Generator`` (for ``"stochastic"``).
     """
-    X = np.asarray(X)
+    method = check_option(method, "method", ("stochastic", "threshold"), "binarize")
+    X = check_array(X, "X", ndim=None, unit_interval=True)
     if method == "threshold":
         return (X > 0.5).astype(X.dtype)
-    if method != "stochastic":
-        raise ValueError(f"unknown binarization {method!r}; use 'stochastic' or 'threshold'")
     if rng is None:
-        raise ValueError("stochastic binarization needs rng=np.random.default_rng(seed)")
+        raise invalid("rng", "binarize", "a numpy.random.Generator", rng,
+                      "Stochastic binarization needs rng=np.random.default_rng(seed).")
+    check_rng(rng, "rng", "binarize")
     return (rng.random(X.shape) < X).astype(X.dtype)
 
 
@@ -135,7 +156,7 @@ def _sha256(path):
 
 def _download(url, dest, sha256, timeout):
     """Download ``url`` to ``dest`` through a temp file; keep it only if the checksum matches."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    fd, tmp = make_temp(dest.parent, dest.name, ".part")
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             expected = resp.headers.get("Content-Length")
@@ -155,18 +176,38 @@ def _download(url, dest, sha256, timeout):
             os.remove(tmp)
 
 
-def _fetch_full(cache_dir, mirrors, timeout, files=None):
-    files = MNIST_FILES if files is None else dict(files)
+def _check_files(files):
+    if files is None:
+        return dict(MNIST_FILES)
+    if not isinstance(files, Mapping):
+        raise invalid("files", "load_mnist", "a dict of file name -> SHA-256 (like "
+                      "vae_np.data.mnist.MNIST_FILES) or None", files)
     if set(files) != set(MNIST_FILES):
         raise ValueError(f"files must map each of {sorted(MNIST_FILES)} to its SHA-256, got "
-                         f"{sorted(files)}")
-    if isinstance(mirrors, (str, bytes)):
+                         f"{sorted(map(str, files))}")
+    for name, sha in files.items():
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha):
+            raise invalid(f"files[{name!r}]", "load_mnist", "a SHA-256 as 64 hexadecimal "
+                          "digits", sha)
+    return {name: sha.lower() for name, sha in files.items()}
+
+
+def _check_mirrors(mirrors):
+    if isinstance(mirrors, str):
         mirrors = (mirrors,)
+    if isinstance(mirrors, (bytes, Mapping)) or not hasattr(mirrors, "__iter__") \
+            or not all(isinstance(m, str) for m in mirrors):
+        raise invalid("mirrors", "load_mnist", "a base URL (str) or a list of them", mirrors)
     mirrors = list(mirrors)
     if not mirrors:
         raise ValueError("mirrors is empty; give at least one base URL")
+    return mirrors
+
+
+def _fetch_full(cache_dir, mirrors, timeout, files):
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    sweep(cache_dir)                  # .part files of downloads that were killed mid-way
     for name, sha in files.items():
         dest = cache_dir / name
         if dest.exists():
@@ -231,9 +272,18 @@ def load_mnist(source="embedded", test_size=1000, seed=0, binarize_method=None,
     MNIST
         ``(X_train, y_train, X_test, y_test)``; ``X_*`` of shape (n, 784) float32, ``y_*`` int64.
     """
+    source = check_option(source, "source", ("embedded", "full"), "load_mnist")
+    test_size = check_positive_int(test_size, "test_size", "load_mnist")
+    seed = check_seed(seed, "seed", "load_mnist")
+    binarize_method = check_option(binarize_method, "binarize_method",
+                                   (None, "stochastic", "threshold"), "load_mnist")
+    if cache_dir is not None:
+        cache_dir = check_path(cache_dir, "cache_dir", "load_mnist")
+    mirrors = _check_mirrors(mirrors)
+    timeout = check_positive_float(timeout, "timeout", "load_mnist")
+    files = _check_files(files)
     rng = np.random.default_rng(seed)
     if source == "embedded":
-        test_size = check_positive_int(test_size, "test_size")
         X, y = _load_embedded()
         train, test = _stratified_split(y, test_size, rng)
         X_tr, y_tr, X_te, y_te = X[train], y[train], X[test], y[test]
@@ -242,8 +292,6 @@ def load_mnist(source="embedded", test_size=1000, seed=0, binarize_method=None,
                                              files)
         perm = rng.permutation(len(X_tr))
         X_tr, y_tr = X_tr[perm], y_tr[perm]
-    else:
-        raise ValueError(f"unknown MNIST source {source!r}; use 'embedded' or 'full'")
     X_tr = X_tr.reshape(len(X_tr), -1).astype(np.float32) / np.float32(255)
     X_te = X_te.reshape(len(X_te), -1).astype(np.float32) / np.float32(255)
     if binarize_method is not None:

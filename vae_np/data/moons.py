@@ -6,9 +6,18 @@ between the training codes.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import (
+    check_array,
+    check_float,
+    check_positive_float,
+    check_positive_int,
+    check_real,
+    check_rng,
+)
 
 __all__ = ["make_moons", "moon_image", "moon_lit_fraction", "moon_disk_mean", "MOON_DARK"]
 
@@ -41,8 +50,8 @@ def moon_image(phase, size=28, radius=0.8, supersample=4):
     ``u > c * sqrt(1 - v**2)`` with ``c = 1 - 2 * phase``; the lit area is exactly
     ``phase`` times the disk's area.
     """
-    if not 0 <= phase <= 1:
-        raise ValueError(f"phase must be in [0, 1], got {phase!r}")
+    phase, size, radius = _check_moon(phase, size, radius, "moon_image")
+    supersample = check_positive_int(supersample, "supersample", "moon_image")
     s = size * supersample
     t = (np.arange(s) + 0.5) / s * 2 - 1                 # sub-pixel centres in [-1, 1]
     u, v = np.meshgrid(t / radius, -t / radius)          # u to the right, v up
@@ -51,6 +60,11 @@ def moon_image(phase, size=28, radius=0.8, supersample=4):
     lit = disk & (u > c * np.sqrt(np.clip(1 - v * v, 0, None)))
     img = np.where(lit, 1.0, np.where(disk, MOON_DARK, 0.0))
     return img.reshape(size, supersample, size, supersample).mean(axis=(1, 3)).astype(np.float32)
+
+
+def _check_moon(phase, size, radius, owner):
+    return (check_float(phase, "phase", owner, low=0.0, high=1.0),
+            check_positive_int(size, "size", owner), check_positive_float(radius, "radius", owner))
 
 
 def moon_lit_fraction(images, size=None, radius=0.8):
@@ -73,9 +87,18 @@ def moon_lit_fraction(images, size=None, radius=0.8):
         between. Images that are not moons (blends, blurs) get a number too: the lit fraction
         measures the amount of light, not whether the image is a moon.
     """
-    images = np.asarray(images, dtype=np.float64)
-    n = images.shape[0]
-    size = size or int(round(np.sqrt(images[0].size)))
+    images = check_array(images, "images", ndim=None, dtype=np.float64)
+    radius = check_positive_float(radius, "radius", "moon_lit_fraction")
+    n, pixels = images.shape[0], math.prod(images.shape[1:])
+    if size is None:
+        size = math.isqrt(pixels)
+        if size * size != pixels:
+            raise ValueError(f"images have {pixels} pixels each, not a square number; pass "
+                             "size=<image side> (or images of shape (n, size, size))")
+    size = check_positive_int(size, "size", "moon_lit_fraction")
+    if images.ndim not in (2, 3) or images.shape[1:] not in ((size * size,), (size, size)):
+        raise ValueError(f"images must have shape (n, {size * size}) or (n, {size}, {size}), got "
+                         f"{images.shape}")
     full_disk = moon_image(0.0, size, radius).reshape(-1) > 0
     bright = images.reshape(n, -1)[:, full_disk].mean(axis=1)
     return (bright - moon_disk_mean(0.0, size, radius)) / (
@@ -84,6 +107,7 @@ def moon_lit_fraction(images, size=None, radius=0.8):
 
 def moon_disk_mean(phase, size=28, radius=0.8):
     """Mean brightness over the disk pixels of ``moon_image(phase)`` (used for calibration)."""
+    phase, size, radius = _check_moon(phase, size, radius, "moon_disk_mean")
     img = moon_image(phase, size, radius).reshape(-1)
     return float(img[moon_image(0.0, size, radius).reshape(-1) > 0].mean())
 
@@ -95,8 +119,8 @@ def make_moons(n, rng, size=28, phases=None):
     ----------
     n : int
         Number of images.
-    rng : numpy.random.Generator
-        Draws the phases uniformly in [0, 1] (ignored when ``phases`` is given).
+    rng : numpy.random.Generator or None
+        Draws the phases uniformly in [0, 1] (may be None when ``phases`` is given).
     size : int
         Image side in pixels.
     phases : ndarray of shape (n,), optional
@@ -107,9 +131,18 @@ def make_moons(n, rng, size=28, phases=None):
     X : ndarray of shape (n, size*size), float32 in [0, 1]
     phases : ndarray of shape (n,)
     """
-    n = check_positive_int(n, "n")
-    phases = rng.random(n) if phases is None else np.asarray(phases, dtype=float)
-    if phases.shape != (n,):
-        raise ValueError(f"phases must have shape ({n},), got {phases.shape}")
+    n = check_positive_int(n, "n", "make_moons")
+    size = check_positive_int(size, "size", "make_moons")
+    if phases is None or rng is not None:
+        check_rng(rng, "rng", "make_moons")
+    if phases is None:
+        phases = rng.random(n)
+    else:
+        phases = check_real(phases, "phases")
+        if phases.shape != (n,):
+            raise ValueError(f"phases must have shape ({n},), got {phases.shape}")
+        if phases.size and (phases.min() < 0 or phases.max() > 1):
+            raise ValueError(f"phases must lie in [0, 1] (lit fractions), got values in "
+                             f"[{phases.min():g}, {phases.max():g}]")
     X = np.stack([moon_image(p, size).reshape(-1) for p in phases])
     return X, phases

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 
+from .._validation import check_option
 from ._jit import JIT_DISABLED
 
 __all__ = ["set_backend", "get_backend", "backend", "BACKENDS"]
@@ -30,8 +31,7 @@ def set_backend(name: str) -> None:
     name : {"numba", "numpy"}
         ``"numba"``: the fused, compiled step where supported; ``"numpy"``: the reference.
     """
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; use one of {BACKENDS}")
+    name = check_option(name, "name", BACKENDS, "set_backend")
     if name == "numba" and JIT_DISABLED:
         name = "numpy"     # interpreted kernels would be far too slow (see this module's docstring)
     _state["backend"] = name
@@ -45,6 +45,7 @@ def get_backend() -> str:
 @contextlib.contextmanager
 def backend(name: str):
     """Switch the backend for a ``with`` block: ``with vae_np.fast.backend("numpy"): ...``."""
+    check_option(name, "name", BACKENDS, "backend")
     old = get_backend()
     set_backend(name)
     try:

@@ -12,12 +12,18 @@ scalar call that stops the loop from vectorising. The float64 Bernoulli kernel t
 NumPy's vectorised ``exp`` and ``log1p`` fill scratch buffers between two numba passes; the
 float32 kernel, the largest elementwise pass of a training step, writes ``exp`` and ``log1p`` out
 as polynomials inside one loop.
+
+The public functions check their arrays' shapes, dtypes, contiguity and writeability (a few
+attribute comparisons, no pass over the data) before a kernel runs, since a compiled loop does
+not check its indices: a short bias would be read past its end. The fused step, whose buffers
+fit by construction, calls the unchecked ``_`` versions.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..nn.layers import ACTIVATIONS
+from .._validation import check_float, check_kernel_array, check_option, check_positive_float
+from ..nn.layers import ACTIVATION_NAMES, ACTIVATIONS
 from ._jit import njit
 
 __all__ = ["bias_act_forward", "act_backward_bias", "bernoulli_nll_grad_bias",
@@ -61,6 +67,14 @@ def bias_act_forward(Z, b, act):
     Y : ndarray of shape (n, d)
         ``act(Z + b)`` (the same array as ``Z``).
     """
+    owner = "bias_act_forward"
+    act = check_option(act, "act", ACTIVATION_NAMES, owner)
+    Z = check_kernel_array(Z, "Z", owner, (None, None), writeable=True)
+    check_kernel_array(b, "b", owner, (Z.shape[1],), Z.dtype)
+    return _bias_act_forward(Z, b, act)
+
+
+def _bias_act_forward(Z, b, act):
     if act == "relu":
         return _bias_relu_nb(Z, b)
     if act == "identity":
@@ -113,6 +127,15 @@ def act_backward_bias(G, Y, act, db):
     -------
     G : ndarray of shape (n, d)
     """
+    owner = "act_backward_bias"
+    act = check_option(act, "act", ACTIVATION_NAMES, owner)
+    G = check_kernel_array(G, "G", owner, (None, None), writeable=True)
+    check_kernel_array(Y, "Y", owner, G.shape, G.dtype)
+    check_kernel_array(db, "db", owner, (G.shape[1],), G.dtype, writeable=True)
+    return _act_backward_bias(G, Y, act, db)
+
+
+def _act_backward_bias(G, Y, act, db):
     if act == "relu":
         _relu_backward_bias_nb(G, Y, db)
     elif act == "identity":
@@ -241,6 +264,30 @@ def bernoulli_nll_grad_bias(A, b, X, scale, E, L, db, col=None, total=None):
     backend does all of it in one pass (``_bce_grad_bias_f32_nb``, inline polynomial ``exp``
     and ``log1p``, a few ulps); float64 takes NumPy's ``exp``/``log1p`` plus two numba passes.
     """
+    owner = "bernoulli_nll_grad_bias"
+    A, d, dtype = _check_output_stage(A, b, X, scale, db, owner)
+    if dtype == np.float64:
+        check_kernel_array(E, "E", owner, A.shape, dtype, writeable=True)
+        check_kernel_array(L, "L", owner, A.shape, dtype, writeable=True)
+    if col is not None:
+        check_kernel_array(col, "col", owner, (d,), dtype, writeable=True)
+    if total is not None:
+        check_kernel_array(total, "total", owner, (d,), np.float64, writeable=True)
+    return _bernoulli_nll_grad_bias(A, b, X, scale, E, L, db, col, total)
+
+
+def _check_output_stage(A, b, X, scale, db, owner):
+    """The arguments that the likelihood kernels share: A (n, d), b (d,), X (n, d), db (d,)."""
+    A = check_kernel_array(A, "A", owner, (None, None), writeable=True)
+    d, dtype = A.shape[1], A.dtype
+    check_kernel_array(b, "b", owner, (d,), dtype)
+    check_kernel_array(X, "X", owner, A.shape, dtype)
+    check_kernel_array(db, "db", owner, (d,), dtype, writeable=True)
+    check_float(scale, "scale", owner)
+    return A, d, dtype
+
+
+def _bernoulli_nll_grad_bias(A, b, X, scale, E, L, db, col=None, total=None):
     t = A.dtype.type
     if A.dtype == np.float32:
         col = np.empty_like(db) if col is None else col
@@ -297,6 +344,13 @@ def gaussian_nll_grad_bias(A, b, X, obs_std, scale, db):
         ``sum_ij 0.5 * [(x_ij - m_ij)**2 / s**2 + log(2 pi s**2)]`` over the batch (not divided
         by ``n``), accumulated in float64.
     """
+    owner = "gaussian_nll_grad_bias"
+    _check_output_stage(A, b, X, scale, db, owner)
+    obs_std = check_positive_float(obs_std, "obs_std", owner)
+    return _gaussian_nll_grad_bias(A, b, X, obs_std, scale, db)
+
+
+def _gaussian_nll_grad_bias(A, b, X, obs_std, scale, db):
     t = A.dtype.type
     n, d = A.shape
     sq = _gaussian_grad_bias_nb(A, b, X, t(scale / obs_std ** 2), db)

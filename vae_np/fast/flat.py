@@ -19,7 +19,8 @@ import weakref
 
 import numpy as np
 
-from ..nn.optim import SGD, Adagrad, Adam
+from .._validation import check_instance, invalid
+from ..nn.optim import SGD, Adagrad, Adam, Optimizer
 from ..nn.params import empty_staggered
 from ._jit import njit
 
@@ -44,6 +45,8 @@ def tiled_base(arrays):
     ndarray of shape (sum of sizes,) or None
         Writing to it writes to the arrays.
     """
+    if not isinstance(arrays, (list, tuple)) or not all(isinstance(a, np.ndarray) for a in arrays):
+        raise invalid("arrays", "tiled_base", "a list of NumPy arrays", arrays)
     if not arrays:
         return None
     owner, dtype = arrays[0].base, arrays[0].dtype
@@ -84,6 +87,10 @@ def all_finite(a):
     -------
     bool
     """
+    if not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    if a.dtype.kind not in "fcbiu":
+        raise invalid("a", "all_finite", "an array of numbers", a)
     if a.dtype not in _EXP_MASKS or not a.flags.c_contiguous:
         return bool(np.isfinite(a).all())
     itype, mask = _EXP_MASKS[a.dtype]
@@ -195,6 +202,8 @@ def optimizer_step(optimizer, params, grads):
     grads : dict of str -> ndarray
         Gradients with the same keys and shapes.
     """
+    check_instance(optimizer, Optimizer, "optimizer", "optimizer_step",
+                   "a vae_np optimizer instance such as vae_np.Adam(lr=1e-3)")
     update = _UPDATES.get(type(optimizer))
     if update is None:
         optimizer.step(params, grads)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_kernel_array, check_option, check_positive_int, check_real
 from ._jit import njit
 
 __all__ = ["matmul_bias_act"]
@@ -83,13 +84,19 @@ def matmul_bias_act(A, B, b, act="identity", out=None, kc=256, nc=512):
     Arrays are converted to one float dtype and made C-contiguous. Tested against
     ``act(A @ B + b)`` with NumPy's BLAS.
     """
-    if act not in ("identity", "relu"):
-        raise ValueError(f"matmul_bias_act supports 'identity' and 'relu', got {act!r}")
+    owner = "matmul_bias_act"
+    act = check_option(act, "act", ("identity", "relu"), owner)
+    A, B, b = (x if isinstance(x, np.ndarray) and x.dtype.kind in "fiub" else check_real(x, name)
+               for x, name in ((A, "A"), (B, "B"), (b, "b")))
     if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0] or b.shape != (B.shape[1],):
         raise ValueError(f"shapes do not fit: A {A.shape}, B {B.shape}, b {b.shape}; need "
                          "A (m, k), B (k, n), b (n,)")
     dt = np.result_type(A, B, b)
+    dt = dt if dt in (np.float32, np.float64) else np.dtype(np.float64)
     A, B, b = (np.ascontiguousarray(x, dtype=dt) for x in (A, B, b))
+    kc = check_positive_int(kc, "kc", owner)
+    nc = check_positive_int(nc, "nc", owner)
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), dtype=dt)
-    return _matmul_bias_act_nb(A, B, b, act == "relu", out, int(kc), int(nc))
+    check_kernel_array(out, "out", owner, (A.shape[0], B.shape[1]), dt, writeable=True)
+    return _matmul_bias_act_nb(A, B, b, act == "relu", out, kc, nc)

@@ -16,16 +16,28 @@ computes the same numbers (to float rounding) for a whole step with
 
 The buffers are kept per model and batch size, so a training loop reuses them from step to step
 (a fresh temporary of a few hundred kB costs page faults on every step).
+
+The public functions check their arguments' shapes, dtypes and contiguity (attribute comparisons
+only: a few microseconds per step, no pass over the data), since a compiled loop reads past the
+end of a short array without noticing. Inside the step the unchecked kernels run on buffers that
+fit by construction.
 """
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
 
+from .._validation import check_float, check_kernel_array, invalid
 from ..nn import VAE, Autoencoder, Linear
 from ._jit import njit
-from .elementwise import act_backward_bias, bernoulli_nll_grad_bias, bias_act_forward, gaussian_nll_grad_bias
+from .elementwise import (
+    _act_backward_bias,
+    _bernoulli_nll_grad_bias,
+    _bias_act_forward,
+    _gaussian_nll_grad_bias,
+)
 
 __all__ = ["supports", "loss_and_grads", "clear_workspaces", "reparam_kl", "reparam_backward_bias"]
 
@@ -81,6 +93,23 @@ def reparam_kl(H, eps, S, Z):
         ``0.5 * sum_ij (std**2 + mu**2 - 1 - logvar)`` over the batch (not divided by ``n``),
         accumulated in float64.
     """
+    owner = "reparam_kl"
+    H = check_kernel_array(H, "H", owner, (None, None))
+    n, k = _check_halves(H, owner)
+    for name, a in (("eps", eps), ("S", S), ("Z", Z)):
+        check_kernel_array(a, name, owner, (n, k), H.dtype, writeable=name != "eps")
+    return _reparam_kl(H, eps, S, Z)
+
+
+def _check_halves(H, owner):
+    """``(n, k)`` of an encoder output H of shape (n, 2k)."""
+    if H.shape[1] % 2:
+        raise ValueError(f"{owner}: H must have an even number of columns (mu, then logvar), got "
+                         f"shape {H.shape}")
+    return H.shape[0], H.shape[1] // 2
+
+
+def _reparam_kl(H, eps, S, Z):
     _half_logvar_nb(H, S)
     np.exp(S, out=S)
     return float(_reparam_kl_nb(H, eps, S, Z))
@@ -132,6 +161,18 @@ def reparam_backward_bias(dz, eps, S, H, beta_scale, dH, db):
     -----
     ``dmu = dz + beta_scale*mu``; ``dlogvar = 0.5*dz*eps*std + beta_scale*0.5*(std**2 - 1)``.
     """
+    owner = "reparam_backward_bias"
+    H = check_kernel_array(H, "H", owner, (None, None))
+    n, k = _check_halves(H, owner)
+    for name, a in (("dz", dz), ("eps", eps), ("S", S)):
+        check_kernel_array(a, name, owner, (n, k), H.dtype)
+    check_kernel_array(dH, "dH", owner, H.shape, H.dtype, writeable=True)
+    check_kernel_array(db, "db", owner, (2 * k,), H.dtype, writeable=True)
+    beta_scale = check_float(beta_scale, "beta_scale", owner, low=0.0)
+    return _reparam_backward_bias(dz, eps, S, H, beta_scale, dH, db)
+
+
+def _reparam_backward_bias(dz, eps, S, H, beta_scale, dH, db):
     return _reparam_backward_bias_nb(dz, eps, S, H, H.dtype.type(beta_scale), dH, db)
 
 
@@ -151,7 +192,10 @@ def _plan(model):
     """The encoder's and decoder's stages, built once per model (its layers are never re-bound)."""
     plan = _plans.get(model)
     if plan is None:
-        plan = _plans[model] = (_stages(model.encoder), _stages(model.decoder))
+        enc, dec = _stages(model.encoder), _stages(model.decoder)
+        fused = dec[-1][1] == "identity" and (
+            not isinstance(model, Autoencoder) or enc[-1][1] == "identity")
+        plan = _plans[model] = (enc, dec, fused)
     return plan
 
 
@@ -168,9 +212,14 @@ def supports(model):
         True for a ``VAE`` or an ``Autoencoder`` (either likelihood) whose decoder ends in a
         Linear layer (logits or means), as every model built by ``vae_np`` does.
     """
-    return (isinstance(model, (VAE, Autoencoder))
-            and _plan(model)[1][-1][1] == "identity"
-            and (not isinstance(model, Autoencoder) or _plan(model)[0][-1][1] == "identity"))
+    return isinstance(model, (VAE, Autoencoder)) and _plan(model)[2]
+
+
+def _is_batch(a, rows, cols, dtype):
+    """The checks of ``check_kernel_array`` for a batch, at the cost of a few comparisons."""
+    return (type(a) is np.ndarray and a.ndim == 2 and a.shape[1] == cols
+            and (rows is None or a.shape[0] == rows) and a.dtype == dtype
+            and a.flags.c_contiguous)
 
 
 class _Workspace:
@@ -199,6 +248,8 @@ def _workspace(model, enc, dec, n):
 
 def clear_workspaces(model):
     """Free the buffers kept for ``model`` (they are rebuilt on its next step)."""
+    if not isinstance(model, (VAE, Autoencoder)):
+        raise invalid("model", "clear_workspaces", "a vae_np.VAE or vae_np.Autoencoder", model)
     _workspaces.pop(model, None)
 
 
@@ -209,7 +260,7 @@ def _forward(stages, X, outs, last_bias=True):
         Y = outs[s]
         np.matmul(X, lin.params["W"], out=Y)
         if s < last or last_bias:
-            bias_act_forward(Y, lin.params["b"], act)
+            _bias_act_forward(Y, lin.params["b"], act)
         X = Y
     return X
 
@@ -226,7 +277,7 @@ def _backward(stages, X, outs, grads, G, dX=None):
         if s > 0:
             prev, act = stages[s - 1]
             np.matmul(G, lin.params["W"].T, out=grads[s - 1])
-            G = act_backward_bias(grads[s - 1], outs[s - 1], act, prev.grads["b"])
+            G = _act_backward_bias(grads[s - 1], outs[s - 1], act, prev.grads["b"])
         elif dX is not None:
             np.matmul(G, lin.params["W"].T, out=dX)
 
@@ -238,11 +289,11 @@ def _decode_loss(model, dec, ws, z, X):
     A = _forward(dec, z, ws.dec_out, last_bias=False)            # logits/means without bias
     out_layer = dec[-1][0]
     if model.likelihood == "bernoulli":
-        nll = bernoulli_nll_grad_bias(A, out_layer.params["b"], X, 1.0 / n, ws.E, ws.L,
-                                      out_layer.grads["b"], ws.col, ws.total)
+        nll = _bernoulli_nll_grad_bias(A, out_layer.params["b"], X, 1.0 / n, ws.E, ws.L,
+                                       out_layer.grads["b"], ws.col, ws.total)
     else:
-        nll = gaussian_nll_grad_bias(A, out_layer.params["b"], X, model.obs_std, 1.0 / n,
-                                     out_layer.grads["b"])
+        nll = _gaussian_nll_grad_bias(A, out_layer.params["b"], X, model.obs_std, 1.0 / n,
+                                      out_layer.grads["b"])
     # A now holds ∂L/∂(decoder output)
     _backward(dec, z, ws.dec_out, ws.dec_grad, A, dX=ws.dz)
     return nll
@@ -256,11 +307,11 @@ def loss_and_grads(model, X, eps, beta=1.0):
     model : vae_np.VAE or vae_np.Autoencoder
         A model for which :func:`supports` is true.
     X : ndarray of shape (n, input_dim)
-        C-contiguous batch of ``model.dtype``, already validated (values in [0, 1] for a
-        Bernoulli likelihood).
+        C-contiguous batch of ``model.dtype`` whose values are already validated (in [0, 1] for
+        a Bernoulli likelihood, finite): only its shape, dtype and layout are checked here.
     eps : ndarray of shape (n, latent_dim)
         C-contiguous standard normal noise of ``model.dtype`` (for an Autoencoder, used only
-        when ``code_noise > 0``).
+        when ``code_noise > 0``, and may be None).
     beta : float
         Weight of the KL term (VAE only).
 
@@ -271,15 +322,29 @@ def loss_and_grads(model, X, eps, beta=1.0):
     grads : dict of str -> ndarray
         ``model.grads``, overwritten with this batch's gradients.
     """
+    owner = "fast.step.loss_and_grads"
+    if not (isinstance(model, (VAE, Autoencoder)) and (plan := _plan(model))[2]):
+        raise invalid("model", owner, "a vae_np.VAE or vae_np.Autoencoder whose decoder ends in a "
+                      "Linear layer (see fast.step.supports); use model.loss_and_grads", model)
+    # every step: the cheap test first, the full check (and its message) only if it fails
+    if not _is_batch(X, None, model.input_dim, model.dtype):
+        check_kernel_array(X, "X", owner, (None, model.input_dim), model.dtype)
     n = X.shape[0]
-    enc, dec = _plan(model)
+    if n == 0:
+        raise ValueError(f"{owner}: X is empty (shape {X.shape})")
+    if (eps is not None or isinstance(model, VAE)) and \
+            not _is_batch(eps, n, model.latent_dim, model.dtype):
+        check_kernel_array(eps, "eps", owner, (n, model.latent_dim), model.dtype)
+    if not (type(beta) is float and 0.0 <= beta < math.inf):
+        beta = check_float(beta, "beta", owner, low=0.0)
+    enc, dec, _ = plan
     ws = _workspace(model, enc, dec, n)
     H = _forward(enc, X, ws.enc_out)
     if isinstance(model, VAE):                                      # H = [mu, logvar]
-        kl = reparam_kl(H, eps, ws.std, ws.z) / n
+        kl = _reparam_kl(H, eps, ws.std, ws.z) / n
         recon = _decode_loss(model, dec, ws, ws.z, X) / n
-        dH = reparam_backward_bias(ws.dz, eps, ws.std, H, beta / n, ws.enc_grad[-1],
-                                   enc[-1][0].grads["b"])
+        dH = _reparam_backward_bias(ws.dz, eps, ws.std, H, beta / n, ws.enc_grad[-1],
+                                    enc[-1][0].grads["b"])
     else:                                                           # H = the code
         z = H
         if model.code_noise > 0 and eps is not None:

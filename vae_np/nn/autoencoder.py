@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_positive_int
+from .._validation import check_array, check_float, check_positive_int, check_rng
 from .base import Model
 from .losses import nll_and_grad
 
@@ -49,9 +49,7 @@ class Autoencoder(Model):
                  dtype=np.float32):
         super().__init__(input_dim, hidden_dims, latent_dim, activation, likelihood, obs_std,
                          seed, dtype)
-        if not (np.isfinite(code_noise) and code_noise >= 0):
-            raise ValueError(f"code_noise must be a finite number >= 0, got {code_noise!r}")
-        self.code_noise = float(code_noise)
+        self.code_noise = check_float(code_noise, "code_noise", "Autoencoder", low=0.0)
         self._build(self.latent_dim)
 
     @property
@@ -75,7 +73,7 @@ class Autoencoder(Model):
         eps : ndarray of shape (n, latent_dim), optional
             Standard normal noise for the noisy-code AE (ignored when ``code_noise == 0``).
         beta : float
-            Unused (kept so AE and VAE share the training loop).
+            Unused (kept so AE and VAE share the training loop); must still be a float >= 0.
 
         Returns
         -------
@@ -85,6 +83,7 @@ class Autoencoder(Model):
             ∂loss/∂θ with the keys and shapes of ``params`` (overwritten by the next call).
         """
         X = self._check_X(X)
+        check_float(beta, "beta", "Autoencoder.loss_and_grads", low=0.0)
         if eps is not None:
             eps = check_array(eps, "eps", n_features=self.latent_dim, dtype=self.dtype)
             if len(eps) != len(X):
@@ -101,9 +100,15 @@ class Autoencoder(Model):
         return loss, self.grads
 
     def loss_terms(self, X, rng=None, batch_size=1000):
-        """Mean reconstruction loss over ``X`` (no noise). Returns dict(loss, recon, kl=0)."""
+        """Mean reconstruction loss over ``X`` (no noise). Returns dict(loss, recon, kl=0).
+
+        ``rng`` is unused (no sampling), accepted so that AE and VAE share the training loop;
+        if given it must be a ``numpy.random.Generator``.
+        """
         X = self._check_X(X)
-        batch_size = check_positive_int(batch_size, "batch_size")
+        if rng is not None:
+            check_rng(rng, "rng", "Autoencoder.loss_terms")
+        batch_size = check_positive_int(batch_size, "batch_size", "Autoencoder.loss_terms")
         total = 0.0
         for s in range(0, len(X), batch_size):
             Xb = X[s:s + batch_size]

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_positive_float, check_positive_int, check_sizes
+from .._validation import (
+    check_array,
+    check_float_dtype,
+    check_option,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+    check_sizes,
+)
 from .layers import ACTIVATION_NAMES, MLP
-from .losses import log_likelihood, sigmoid
-from .params import pack
+from .losses import LIKELIHOODS, log_likelihood, sigmoid
+from .params import ParamDict, pack
 
 __all__ = ["Model", "LIKELIHOODS"]
-
-LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 class Model:
@@ -22,20 +28,15 @@ class Model:
 
     def __init__(self, input_dim, hidden_dims, latent_dim, activation, likelihood, obs_std,
                  seed, dtype):
-        self.input_dim = check_positive_int(input_dim, "input_dim")
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.hidden_dims = check_sizes(hidden_dims, "hidden_dims")
-        if activation not in ACTIVATION_NAMES:
-            raise ValueError(f"unknown activation {activation!r}; use one of {ACTIVATION_NAMES}")
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"unknown likelihood {likelihood!r}; use one of {LIKELIHOODS}")
-        self.activation = activation
-        self.likelihood = likelihood
-        self.obs_std = check_positive_float(obs_std, "obs_std")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
-        self.seed = seed
+        owner = type(self).__name__
+        self.input_dim = check_positive_int(input_dim, "input_dim", owner)
+        self.hidden_dims = check_sizes(hidden_dims, "hidden_dims", owner)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim", owner)
+        self.activation = check_option(activation, "activation", ACTIVATION_NAMES, owner)
+        self.likelihood = check_option(likelihood, "likelihood", LIKELIHOODS, owner)
+        self.obs_std = check_positive_float(obs_std, "obs_std", owner)
+        self.seed = check_seed(seed, "seed", owner)       # a Python int: stored in checkpoints
+        self.dtype = check_float_dtype(dtype, "dtype", owner)
         self.terms = {}
 
     def _build(self, enc_out):
@@ -51,12 +52,12 @@ class Model:
         """One contiguous buffer for all parameters and one for the gradients (``params.py``)."""
         nets = (("enc", self.encoder), ("dec", self.decoder))
         pack([layer for _, net in nets for layer in net.layers], self.dtype)
-        self.params, self.grads = {}, {}
+        self.params, self.grads = ParamDict(what="model.params"), ParamDict(what="model.grads")
         for prefix, net in nets:
             net.collect_params()
             for k in net.params:
-                self.params[f"{prefix}.{k}"] = net.params[k]
-                self.grads[f"{prefix}.{k}"] = net.grads[k]
+                self.params._bind(f"{prefix}.{k}", net.params[k])
+                self.grads._bind(f"{prefix}.{k}", net.grads[k])
 
     def __setstate__(self, state):
         # a deep copy or an unpickled model has separate arrays again: back into flat buffers

@@ -9,7 +9,21 @@ Each check returns, per array, the norm-wise relative error of :func:`relative_e
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+
+from .._validation import (
+    check_array,
+    check_callable,
+    check_instance,
+    check_positive_float,
+    check_real,
+    check_rng,
+    invalid,
+)
+from .base import Model
+from .layers import Layer
 
 __all__ = ["numerical_gradient", "relative_error", "check_layer", "check_model", "max_error"]
 
@@ -29,19 +43,25 @@ def numerical_gradient(f, x, h=1e-6):
     -------
     ndarray of the shape of ``x``
     """
+    check_callable(f, "f", "numerical_gradient")
+    if not isinstance(x, np.ndarray):
+        raise invalid("x", "numerical_gradient", "a NumPy array that f reads (it is perturbed "
+                      "in place)", x)
     if x.dtype != np.float64:
         raise TypeError(f"gradient checks need float64 arrays, got {x.dtype}; build the model "
                         "with dtype=np.float64")
+    if not x.flags.writeable:
+        raise ValueError("x is read-only, but numerical_gradient perturbs it in place")
+    h = check_positive_float(h, "h", "numerical_gradient")
     grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
+    for i in np.ndindex(x.shape):          # works for views of any layout (x is written in place)
+        old = x[i]
+        x[i] = old + h
         fp = f()
-        flat[i] = old - h
+        x[i] = old - h
         fm = f()
-        flat[i] = old
-        gflat[i] = (fp - fm) / (2 * h)
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
     return grad
 
 
@@ -55,7 +75,7 @@ def relative_error(analytic, numeric):
     array and shows up as an error of order 1e-2 or more; a correct backward pass in float64
     gives 1e-9 or less. Returns 0 when both arrays are exactly zero.
     """
-    a, n = np.asarray(analytic, float), np.asarray(numeric, float)
+    a, n = check_real(analytic, "analytic", finite=False), check_real(numeric, "numeric", finite=False)
     if a.shape != n.shape:
         raise ValueError(f"shapes differ: analytic {a.shape}, numeric {n.shape}")
     denom = np.linalg.norm(a) + np.linalg.norm(n)
@@ -64,6 +84,9 @@ def relative_error(analytic, numeric):
 
 def max_error(errors):
     """Largest value of a dict of errors (as returned by the check functions)."""
+    if not isinstance(errors, Mapping) or not errors:
+        raise invalid("errors", "max_error", "a non-empty dict of name -> error (what "
+                      "check_layer and check_model return)", errors)
     return max(errors.values())
 
 
@@ -84,7 +107,11 @@ def check_layer(layer, X, rng, h=1e-6):
     dict of str -> float
         ``"X"`` and each parameter name, mapped to the max relative error.
     """
-    X = np.array(X, dtype=np.float64)
+    check_instance(layer, Layer, "layer", "check_layer", "a vae_np layer (e.g. vae_np.Linear or an MLP)")
+    X = check_array(X, "X", dtype=np.float64).copy()
+    check_rng(rng, "rng", "check_layer")
+    h = check_positive_float(h, "h", "check_layer")
+    _check_float64(layer.params, "check_layer", "layer")
     dY = rng.standard_normal(layer.forward(X).shape)
     layer.zero_grad()
     layer.forward(X)
@@ -117,9 +144,31 @@ def check_model(model, X, eps, beta=1.0, h=1e-6, names=None):
     dict of str -> float
         Max relative error per parameter name.
     """
+    check_instance(model, Model, "model", "check_model", "a vae_np.VAE or vae_np.Autoencoder")
+    h = check_positive_float(h, "h", "check_model")
+    _check_float64(model.params, "check_model", "model")
+    if names is None:
+        names = list(model.params)
+    else:
+        if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+            raise invalid("names", "check_model", "a list of parameter names", names,
+                          f"For one parameter write names=[{names!r}].")
+        names = list(names)
+        unknown = [k for k in names if not isinstance(k, str) or k not in model.params]
+        if unknown or not names:
+            raise invalid("names", "check_model", f"a non-empty list of names among "
+                          f"{list(model.params)}", names,
+                          f"Not a parameter name: {unknown[0]!r}." if unknown else "")
     _, grads = model.loss_and_grads(X, eps, beta)
     analytic = {k: g.copy() for k, g in grads.items()}
     loss = lambda: model.loss_and_grads(X, eps, beta)[0]  # noqa: E731
-    names = list(model.params) if names is None else list(names)
     return {k: relative_error(analytic[k], numerical_gradient(loss, model.params[k], h))
             for k in names}
+
+
+def _check_float64(params, owner, what):
+    dtypes = {p.dtype for p in params.values()}
+    if dtypes and dtypes != {np.dtype(np.float64)}:
+        raise TypeError(f"{owner} needs a float64 {what} (finite differences in float32 are "
+                        f"mostly rounding error), got dtype {sorted(map(str, dtypes))}; build it "
+                        "with dtype=np.float64")

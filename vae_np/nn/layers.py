@@ -6,14 +6,23 @@ Conventions (the same for every layer):
 * ``backward(dY)`` returns ``dX`` (∂L/∂X, with the shape of ``X``) and **adds** ∂L/∂θ into
   ``self.grads[name]`` for every parameter ``self.params[name]``. Call ``zero_grad()`` first.
 * ``dY`` is never modified in place.
-* Parameters are updated in place by the optimizers, so arrays are never re-bound.
+* Parameters are updated in place by the optimizers, so arrays are never re-bound:
+  ``params`` and ``grads`` are read-only :class:`~vae_np.nn.params.ParamDict` mappings.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import (
+    check_float_dtype,
+    check_option,
+    check_positive_int,
+    check_real,
+    check_rng,
+    check_sizes,
+)
 from .losses import sigmoid
+from .params import ParamDict
 
 __all__ = ["Layer", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus", "Identity", "MLP",
            "activation_layer", "ACTIVATIONS", "ACTIVATION_NAMES"]
@@ -23,8 +32,9 @@ class Layer:
     """Base class: a layer owns ``params`` and ``grads`` (dicts with the same keys)."""
 
     def __init__(self):
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
+        name = type(self).__name__
+        self.params = ParamDict(what=f"{name}.params")
+        self.grads = ParamDict(what=f"{name}.grads")
 
     def forward(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -39,6 +49,26 @@ class Layer:
         """Set every gradient accumulator to zero."""
         for g in self.grads.values():
             g.fill(0)
+
+
+def _input(X, name):
+    """``X`` as an ndarray of real numbers (lists converted; no pass over an array's data)."""
+    if not isinstance(X, np.ndarray) or X.dtype.kind not in "fiub":
+        X = check_real(X, name, finite=False)
+    return X
+
+
+def _backward_input(layer, dY, expected_shape):
+    """Check that ``forward`` ran and that ``dY`` has the shape of its output."""
+    owner = type(layer).__name__
+    if expected_shape is None:
+        raise RuntimeError(f"{owner}.backward was called before {owner}.forward; call "
+                           "forward(X) first (backward uses what the forward pass kept)")
+    dY = _input(dY, "dY")
+    if dY.shape != expected_shape:
+        raise ValueError(f"{owner}.backward expects dY of shape {expected_shape} (the shape of the "
+                         f"last forward pass's output), got {dY.shape}")
+    return dY
 
 
 class Linear(Layer):
@@ -67,17 +97,16 @@ class Linear(Layer):
 
     def __init__(self, d_in, d_out, rng, init="he", dtype=np.float32):
         super().__init__()
-        check_positive_int(d_in, "d_in")
-        check_positive_int(d_out, "d_out")
-        if init == "he":
-            std = np.sqrt(2.0 / d_in)
-        elif init == "glorot":
-            std = np.sqrt(2.0 / (d_in + d_out))
-        else:
-            raise ValueError(f"unknown init {init!r}; use 'he' or 'glorot'")
-        self.params["W"] = (rng.standard_normal((d_in, d_out)) * std).astype(dtype)
-        self.params["b"] = np.zeros(d_out, dtype=dtype)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        d_in = check_positive_int(d_in, "d_in", "Linear")
+        d_out = check_positive_int(d_out, "d_out", "Linear")
+        check_rng(rng, "rng", "Linear")
+        init = check_option(init, "init", ("he", "glorot"), "Linear")
+        dtype = check_float_dtype(dtype, "dtype", "Linear")
+        std = np.sqrt(2.0 / d_in) if init == "he" else np.sqrt(2.0 / (d_in + d_out))
+        self.params._bind("W", (rng.standard_normal((d_in, d_out)) * std).astype(dtype))
+        self.params._bind("b", np.zeros(d_out, dtype=dtype))
+        for k, v in self.params.items():
+            self.grads._bind(k, np.zeros_like(v))
         self._X = None
 
     def forward(self, X):
@@ -92,16 +121,23 @@ class Linear(Layer):
         Y : ndarray of shape (n, d_out)
         """
         W = self.params["W"]
+        X = _input(X, "X")
         if X.ndim != 2 or X.shape[1] != W.shape[0]:
             raise ValueError(f"Linear expects X of shape (n, {W.shape[0]}), got {X.shape}")
         self._X = X
         return X @ W + self.params["b"]
 
     def backward(self, dY):
-        """Parameters: dY of shape (n, d_out). Returns dX of shape (n, d_in)."""
-        self.grads["W"] += self._X.T @ dY
-        self.grads["b"] += dY.sum(axis=0)
-        return dY @ self.params["W"].T
+        """Parameters: dY of shape (n, d_out). Returns dX of shape (n, d_in).
+
+        Raises ``RuntimeError`` before the first ``forward``."""
+        W = self.params["W"]
+        X = self._X
+        dY = _backward_input(self, dY, None if X is None else (X.shape[0], W.shape[1]))
+        gW, gb = self.grads["W"], self.grads["b"]
+        gW += X.T @ dY
+        gb += dY.sum(axis=0)
+        return dY @ W.T
 
 
 class _Activation(Layer):
@@ -113,6 +149,7 @@ class _Activation(Layer):
     """
 
     name = "identity"
+    _Y = None
 
     @staticmethod
     def f(X):
@@ -126,12 +163,16 @@ class _Activation(Layer):
 
     def forward(self, X):
         """X : ndarray of shape (n, d). Returns Y = f(X) of shape (n, d) (a new array)."""
-        self._Y = self.f(X)
+        self._Y = self.f(_input(X, "X"))
         return self._Y
 
     def backward(self, dY):
-        """dY : ndarray of shape (n, d). Returns dX = dY * f'(X) of shape (n, d)."""
-        return dY * self.df(self._Y)
+        """dY : ndarray of shape (n, d). Returns dX = dY * f'(X) of shape (n, d).
+
+        Raises ``RuntimeError`` before the first ``forward``."""
+        Y = self._Y
+        dY = _backward_input(self, dY, None if Y is None else Y.shape)
+        return dY * self.df(Y)
 
 
 class Identity(_Activation):
@@ -201,9 +242,7 @@ ACTIVATION_NAMES = tuple(ACTIVATIONS)
 
 def activation_layer(name: str) -> Layer:
     """Return a new activation layer from its name (``"relu"``, ``"tanh"``, ...)."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; use one of {ACTIVATION_NAMES}")
-    return ACTIVATIONS[name]()
+    return ACTIVATIONS[check_option(name, "name", ACTIVATION_NAMES, "activation_layer")]()
 
 
 class MLP(Layer):
@@ -217,7 +256,8 @@ class MLP(Layer):
         Hidden activation.
     out_activation : str
         Activation after the last Linear (``"identity"`` for logits).
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator, optional
+        Source of the initial weights (default ``np.random.default_rng(0)``).
     dtype : numpy dtype
 
     Attributes
@@ -230,11 +270,11 @@ class MLP(Layer):
     def __init__(self, sizes, activation="relu", out_activation="identity", rng=None,
                  dtype=np.float32):
         super().__init__()
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2:
-            raise ValueError(f"MLP needs at least two sizes (input and output), got {sizes}")
-        activation_layer(activation), activation_layer(out_activation)  # validate names
-        rng = np.random.default_rng(0) if rng is None else rng
+        sizes = list(check_sizes(sizes, "sizes", "MLP", min_len=2))   # input and output at least
+        check_option(activation, "activation", ACTIVATION_NAMES, "MLP")
+        check_option(out_activation, "out_activation", ACTIVATION_NAMES, "MLP")
+        dtype = check_float_dtype(dtype, "dtype", "MLP")
+        rng = np.random.default_rng(0) if rng is None else check_rng(rng, "rng", "MLP")
         init = "he" if activation == "relu" else "glorot"
         self.layers = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -248,11 +288,11 @@ class MLP(Layer):
 
     def collect_params(self):
         """(Re)build ``params`` and ``grads`` from the layers' own dicts."""
-        self.params, self.grads = {}, {}
+        self.params, self.grads = ParamDict(what="MLP.params"), ParamDict(what="MLP.grads")
         for i, layer in enumerate(self.layers):
             for k in layer.params:
-                self.params[f"{i}.{k}"] = layer.params[k]
-                self.grads[f"{i}.{k}"] = layer.grads[k]
+                self.params._bind(f"{i}.{k}", layer.params[k])
+                self.grads._bind(f"{i}.{k}", layer.grads[k])
 
     def forward(self, X):
         """X : ndarray of shape (n, sizes[0]). Returns Y of shape (n, sizes[-1])."""

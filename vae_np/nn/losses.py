@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_int, check_option, check_positive_float
+
 __all__ = ["nll_and_grad", "log_likelihood", "bernoulli_nll", "bernoulli_log_prob",
            "gaussian_nll", "gaussian_log_prob",
            "kl_normal_std", "kl_normal_std_per_example", "log_normal_std", "log_normal_diag",
            "logsumexp", "sigmoid"]
 
 LOG_2PI = float(np.log(2 * np.pi))
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def _same_shape(a, X, names, owner):
+    """Both as arrays, of one 2-D shape (broadcasting would silently give a wrong loss)."""
+    a, X = np.asarray(a), np.asarray(X)
+    if a.shape != X.shape or a.ndim != 2:
+        raise ValueError(f"{owner}: {names[0]} and {names[1]} must both have shape (n, d), got "
+                         f"{a.shape} and {X.shape}")
+    return a, X
 
 
 def sigmoid(a):
@@ -45,6 +57,8 @@ def logsumexp(a, axis=None):
     ndarray with ``axis`` removed (a float when ``axis`` is None).
     """
     a = np.asarray(a)
+    if axis is not None:
+        axis = check_int(axis, "axis", "logsumexp", low=-max(a.ndim, 1), high=max(a.ndim - 1, 0))
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     with np.errstate(divide="ignore"):  # log(0) = -inf when every term is -inf: correct
@@ -66,7 +80,7 @@ def bernoulli_log_prob(logits, X):
         ``sum_j x_j log sigmoid(a_j) + (1 - x_j) log(1 - sigmoid(a_j))``
         ``= -sum_j softplus(a_j) - x_j a_j``.
     """
-    a = np.asarray(logits)
+    a, X = _same_shape(logits, X, ("logits", "X"), "bernoulli_log_prob")
     return -(np.maximum(a, 0) - X * a + np.log1p(np.exp(-np.abs(a)))).sum(axis=1)
 
 
@@ -93,6 +107,7 @@ def bernoulli_nll(logits, X):
     ``BCE = softplus(a) - x a``, with ``softplus(a) = max(a, 0) + log1p(exp(-|a|))``.
     Computing ``log(sigmoid(a))`` naively gives ``log(0) = -inf`` once ``sigmoid`` underflows.
     """
+    logits, X = _same_shape(logits, X, ("logits", "X"), "bernoulli_nll")
     n = logits.shape[0]
     E = np.exp(-np.abs(logits))                    # in (0, 1]: never overflows
     nll = np.maximum(logits, 0) - X * logits + np.log1p(E)
@@ -114,6 +129,8 @@ def gaussian_log_prob(mean, X, obs_std=1.0):
     ndarray of shape (n,)
         ``-0.5 * sum_j [(x_j - m_j)**2 / s**2 + log(2 pi s**2)]``.
     """
+    mean, X = _same_shape(mean, X, ("mean", "X"), "gaussian_log_prob")
+    obs_std = check_positive_float(obs_std, "obs_std", "gaussian_log_prob")
     d = X.shape[1]
     r = (X - mean) / obs_std
     return -0.5 * (r * r).sum(axis=1) - 0.5 * d * (LOG_2PI + 2 * np.log(obs_std))
@@ -138,6 +155,7 @@ def gaussian_nll(mean, X, obs_std=1.0):
     dmean : ndarray of shape (n, d)
         ``(m - x) / (s**2 n)``.
     """
+    mean, X = _same_shape(mean, X, ("mean", "X"), "gaussian_nll")
     n = X.shape[0]
     loss = float(-gaussian_log_prob(mean, X, obs_std).mean())
     dmean = (mean - X) / (obs_std ** 2 * n)
@@ -163,14 +181,14 @@ def nll_and_grad(out, X, likelihood, obs_std=1.0):
     dout : ndarray of shape (n, d)
         ∂loss/∂out.
     """
-    if likelihood == "bernoulli":
+    if check_option(likelihood, "likelihood", LIKELIHOODS, "nll_and_grad") == "bernoulli":
         return bernoulli_nll(out, X)
     return gaussian_nll(out, X, obs_std)
 
 
 def log_likelihood(out, X, likelihood, obs_std=1.0):
     """Per-example ``log p(x|z)`` from decoder outputs (logits or means), shape (n,)."""
-    if likelihood == "bernoulli":
+    if check_option(likelihood, "likelihood", LIKELIHOODS, "log_likelihood") == "bernoulli":
         return bernoulli_log_prob(out, X)
     return gaussian_log_prob(out, X, obs_std)
 
@@ -209,6 +227,7 @@ def kl_normal_std(mu, logvar):
     dlogvar : ndarray of shape (n, k)
         ``0.5 (exp(logvar) - 1) / n``.
     """
+    mu, logvar = _same_shape(mu, logvar, ("mu", "logvar"), "kl_normal_std")
     n = mu.shape[0]
     kl = float(kl_normal_std_per_example(mu, logvar).mean())
     return kl, mu / n, 0.5 * (np.exp(logvar) - 1) / n

@@ -9,12 +9,22 @@ An optimizer keeps its state per parameter name, so one instance serves one mode
 Each class writes its update rule once, in ``_update`` (and in its Notes). ``vae_np.fit`` may run
 the same rule as one compiled call over all parameters at once (:func:`vae_np.fast.flat.optimizer_step`,
 tested against these classes); the state it keeps is this ``state`` dict either way.
+
+The state belongs to the parameter arrays it was built for: an optimizer remembers them (by
+weak reference) and refuses to step other arrays with that state (another model, even one of the
+same shape, would otherwise silently inherit the first model's momentum). A copy or an unpickled
+optimizer adopts the arrays of its first step, so ``copy.deepcopy((model, optimizer))`` and
+pickles of the pair keep working.
 """
 from __future__ import annotations
 
+import weakref
+from collections.abc import Mapping
+
 import numpy as np
 
-from .._validation import check_positive_float
+from .._validation import check_float, check_positive_float, invalid
+from .params import ParamDict
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adam"]
 
@@ -36,20 +46,67 @@ class Optimizer:
     n_slots = 0
 
     def __init__(self, lr):
-        self.lr = check_positive_float(lr, "lr")
+        self.lr = check_positive_float(lr, "lr", type(self).__name__)
         self.t = 0
         self.state: dict[str, tuple] = {}
+        self._owners = {}       # name -> weak reference to the parameter array of state[name]
+        self._checked = None    # the last (params, grads) ParamDicts checked, while unchanged
+
+    def __getstate__(self):
+        # weak references cannot be copied or pickled: a copy adopts the arrays of its first step
+        state = dict(self.__dict__)
+        state["_owners"], state["_checked"] = {}, None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_owners", {})
+        self.__dict__.setdefault("_checked", None)
 
     def check_step(self, params, grads):
-        """Raise unless ``params`` and ``grads`` have the same keys and shapes; return the keys."""
+        """Validate one step's arguments and return the parameter names, in order.
+
+        Raises unless ``params`` and ``grads`` are mappings with the same keys, of NumPy arrays
+        with the same shapes, and unless the state kept for a name (if any) belongs to this very
+        parameter array (not to another model's). A model's own ``params`` and ``grads`` (read-only
+        :class:`~vae_np.nn.params.ParamDict` mappings) are checked once, not on every step.
+        """
+        last = self._checked
+        if (last is not None and last[0]() is params and last[1]() is grads
+                and last[2] == (params._version, grads._version)):
+            return last[3]
+        owner = f"{type(self).__name__}.step"
+        for arg, d in (("params", params), ("grads", grads)):
+            if not isinstance(d, Mapping):
+                raise invalid(arg, owner, "a dict of str -> ndarray (e.g. model.params)", d)
         if params.keys() != grads.keys():
             raise ValueError("params and grads must have the same keys, got "
-                             f"{sorted(set(params) ^ set(grads))} in only one of them")
+                             f"{sorted(set(params) ^ set(grads), key=str)} in only one of them")
+        owners, state = self._owners, self.state
         for name, p in params.items():
-            if grads[name].shape != p.shape:
-                raise ValueError(f"gradient {name!r} has shape {grads[name].shape}, "
+            g = grads[name]
+            if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray):
+                arg, bad = ("params", p) if not isinstance(p, np.ndarray) else ("grads", g)
+                raise invalid(f"{arg}[{name!r}]", owner, "a NumPy array (updated in place)", bad)
+            if g.shape != p.shape:
+                raise ValueError(f"gradient {name!r} has shape {g.shape}, "
                                  f"parameter has {p.shape}")
-        return tuple(params)
+            ref = owners.get(name)
+            if ref is None or name not in state:
+                owners[name] = weakref.ref(p)
+            elif ref() is not p:
+                raise ValueError(
+                    f"this optimizer's state for {name!r} belongs to another parameter array "
+                    "(another model, or an earlier copy of this one): stepping this one with it "
+                    "would carry that model's momentum over; use a new optimizer for each model "
+                    "(e.g. vae_np.Adam(lr=1e-3)), or copy model and optimizer together "
+                    "(copy.deepcopy((model, optimizer)))")
+        names = tuple(params)
+        self._checked = None
+        if isinstance(params, ParamDict) and isinstance(grads, ParamDict):
+            self._checked = (weakref.ref(params), weakref.ref(grads),
+                             (params._version, grads._version), names)
+        return names
 
     def slots(self, name, p):
         """The state arrays of parameter ``name`` (zeros the first time), checked against ``p``."""
@@ -106,9 +163,8 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0):
         super().__init__(lr)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = check_float(momentum, "momentum", "SGD", low=0.0, high=1.0,
+                                    high_open=True)
 
     def _update(self, p, g, vel):
         t = p.dtype.type                   # scalars in the arrays' dtype: float32 stays float32
@@ -136,7 +192,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, lr=0.01, eps=1e-8):
         super().__init__(lr)
-        self.eps = check_positive_float(eps, "eps")
+        self.eps = check_positive_float(eps, "eps", "Adagrad")
 
     def _update(self, p, g, acc):
         t = p.dtype.type
@@ -169,11 +225,12 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(lr)
-        b1, b2 = betas
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must each be in [0, 1), got {betas!r}")
-        self.b1, self.b2 = float(b1), float(b2)
-        self.eps = check_positive_float(eps, "eps")
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise invalid("betas", "Adam", "a pair (beta1, beta2) of floats, each in the range "
+                          "[0.0, 1.0)", betas, "The default is (0.9, 0.999).")
+        self.b1, self.b2 = (check_float(b, f"betas[{i}]", "Adam", low=0.0, high=1.0,
+                                        high_open=True) for i, b in enumerate(betas))
+        self.eps = check_positive_float(eps, "eps", "Adam")
 
     def corrected_step(self):
         """``(lr_t, eps_t)`` of step ``t``: ``lr sqrt(1-b2**t)/(1-b1**t)`` and ``eps sqrt(1-b2**t)``."""

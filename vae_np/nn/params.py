@@ -8,10 +8,76 @@ the maths writes it: one parameter vector theta.
 
 A deep copy or an unpickled model has separate arrays again, and is packed anew
 (``Model.__setstate__``).
+
+``params`` and ``grads`` (of a layer, an MLP or a model) are :class:`ParamDict` mappings: read
+like dicts, but an assignment ``model.params[name] = new_array`` raises. It could not work: the
+layers compute with their own arrays, so the new one would be ignored by the forward pass (while
+``save`` wrote it). Values are written in place: ``model.params[name][...] = new_values``.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .._validation import check_int
+
+__all__ = ["ParamDict", "empty_staggered", "pack"]
+
+
+class ParamDict(dict):
+    """A read-only dict of parameter (or gradient) names to arrays, in a stable order.
+
+    Reading is a dict's (``d[name]``, ``d.items()``, ``dict(d)``, ``{**d}``; as fast, since the
+    training step reads it every time). The arrays themselves are updated in place
+    (``d[name][...] = values``, ``d[name] += step``); replacing an array (``d[name] = other``),
+    deleting, adding or clearing names raises ``TypeError``.
+
+    Parameters
+    ----------
+    arrays : dict of str -> ndarray, optional
+    what : str
+        How the mapping is named in error messages (e.g. ``"model.params"``).
+    """
+
+    def __init__(self, arrays=None, what="params"):
+        super().__init__(arrays or {})
+        self._what = what
+        self._version = 0                # bumped by every _bind: lets checks be cached
+
+    def __missing__(self, name):
+        raise KeyError(f"{name!r} is not a name in {self._what}; the names are {list(self)}")
+
+    def __contains__(self, name):
+        try:
+            return super().__contains__(name)
+        except TypeError:                # an unhashable key is simply not a name
+            return False
+
+    def __setitem__(self, name, value):
+        if value is self.get(name, self):
+            return                       # ``d[name] += x`` updated the array in place
+        raise TypeError(
+            f"{self._what}[{name!r}] = ... would replace an array that the layers do not read "
+            f"(the forward pass would ignore it while save wrote it); write the values in place "
+            f"instead: {self._what}[{name!r}][...] = new_values")
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError(f"{self._what} is read-only: names cannot be added, removed or "
+                        f"re-bound; write values in place ({self._what}[name][...] = values)")
+
+    __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _read_only
+
+    def _bind(self, name, array):
+        """Set or re-bind ``name`` (for the code that builds layers and models only)."""
+        dict.__setitem__(self, name, array)
+        self._version += 1
+
+    def __reduce__(self):                # copies and pickles rebuild it without __setitem__
+        return (type(self), (dict(self), self._what))
+
+    def __repr__(self):
+        inner = ", ".join(f"{k!r}: array(shape={v.shape}, dtype={v.dtype})"
+                          for k, v in self.items())
+        return f"ParamDict({{{inner}}})"
 
 
 def empty_staggered(size, dtype, slot):
@@ -34,6 +100,8 @@ def empty_staggered(size, dtype, slot):
     -------
     ndarray of shape (size,)
     """
+    size = check_int(size, "size", "empty_staggered", low=0)
+    slot = check_int(slot, "slot", "empty_staggered", low=0)
     dtype = np.dtype(dtype)
     raw = np.empty(size * dtype.itemsize + 8192, np.uint8)
     start = (slot * 1024 - raw.__array_interface__["data"][0]) % 4096
@@ -63,6 +131,9 @@ def pack(layers, dtype):
             for arrays, flat in ((layer.params, flat_params), (layer.grads, flat_grads)):
                 view = flat[start:stop].reshape(p.shape)
                 view[...] = arrays[k]
-                arrays[k] = view
+                if isinstance(arrays, ParamDict):
+                    arrays._bind(k, view)
+                else:
+                    arrays[k] = view
             start = stop
     return flat_params, flat_grads

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_positive_int, check_rng
+from .._validation import check_array, check_float, check_positive_int, check_rng
 from .base import Model
 from .losses import (
     kl_normal_std,
@@ -133,8 +133,8 @@ class VAE(Model):
         ndarray of shape (n, input_dim)
             Pixel probabilities (Bernoulli) or means (Gaussian) of ``p(x|z)``.
         """
-        n = check_positive_int(n, "n")
-        check_rng(rng)
+        n = check_positive_int(n, "n", "VAE.sample")
+        check_rng(rng, "rng", "VAE.sample")
         return self.decode(rng.standard_normal((n, self.latent_dim)).astype(self.dtype))
 
     # ---------------------------------------------------------------------------------- training
@@ -168,8 +168,7 @@ class VAE(Model):
         eps = check_array(eps, "eps", n_features=self.latent_dim, dtype=self.dtype)
         if len(eps) != len(X):
             raise ValueError(f"eps must have {len(X)} rows like X, got {len(eps)}")
-        if not np.isfinite(beta) or beta < 0:
-            raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+        beta = check_float(beta, "beta", "VAE.loss_and_grads", low=0.0)
         # forward: encoder -> sampling layer -> decoder -> likelihood, plus the KL term
         mu, logvar = self._encode(X)
         z, std = reparameterize(mu, logvar, eps)
@@ -207,9 +206,9 @@ class VAE(Model):
             ``log p(x|z) - KL(q(z|x) || p(z))`` per example, in nats (float64).
         """
         X = self._check_X(X)
-        n_samples = check_positive_int(n_samples, "n_samples")
-        batch_size = check_positive_int(batch_size, "batch_size")
-        check_rng(rng)
+        check_rng(rng, "rng", "VAE.elbo")
+        n_samples = check_positive_int(n_samples, "n_samples", "VAE.elbo")
+        batch_size = check_positive_int(batch_size, "batch_size", "VAE.elbo")
         out = np.empty(len(X))
         for s in range(0, len(X), batch_size):
             Xb = X[s:s + batch_size]
@@ -232,8 +231,8 @@ class VAE(Model):
             ``loss`` = ``recon`` + ``kl`` in nats per example.
         """
         X = self._check_X(X)
-        batch_size = check_positive_int(batch_size, "batch_size")
-        check_rng(rng)
+        check_rng(rng, "rng", "VAE.loss_terms")
+        batch_size = check_positive_int(batch_size, "batch_size", "VAE.loss_terms")
         rec = kl = 0.0
         for s in range(0, len(X), batch_size):
             Xb = X[s:s + batch_size]
@@ -266,11 +265,11 @@ class VAE(Model):
             log-sum-exp (float64).
         """
         X = self._check_X(X)
-        k = check_positive_int(k, "k")
-        check_rng(rng)
+        check_rng(rng, "rng", "VAE.log_likelihood")
+        k = check_positive_int(k, "k", "VAE.log_likelihood")
         if batch_size is None:
             batch_size = max(1, 5000 // k)
-        batch_size = check_positive_int(batch_size, "batch_size")
+        batch_size = check_positive_int(batch_size, "batch_size", "VAE.log_likelihood")
         L = self.latent_dim
         out = np.empty(len(X))
         for s in range(0, len(X), batch_size):

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_callable, check_float, check_real
+
 __all__ = ["kl_normal", "kl_diag_normal", "kl_mvn", "kl_quadrature"]
 
 
 def _as_float(a, name):
-    a = np.asarray(a, dtype=np.float64)
+    a = check_real(a, name, finite=False)
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} contains NaN or inf; every mean and log-variance must be finite")
     return a
@@ -55,6 +57,12 @@ def kl_normal(mu_q, logvar_q, mu_p=0.0, logvar_p=0.0):
     """
     mu_q, logvar_q = _as_float(mu_q, "mu_q"), _as_float(logvar_q, "logvar_q")
     mu_p, logvar_p = _as_float(mu_p, "mu_p"), _as_float(logvar_p, "logvar_p")
+    try:
+        np.broadcast_shapes(mu_q.shape, logvar_q.shape, mu_p.shape, logvar_p.shape)
+    except ValueError:
+        raise ValueError(f"mu_q, logvar_q, mu_p and logvar_p must broadcast to one shape, got "
+                         f"shapes {mu_q.shape}, {logvar_q.shape}, {mu_p.shape} and "
+                         f"{logvar_p.shape}") from None
     d = mu_q - mu_p
     return 0.5 * (logvar_p - logvar_q + np.exp(logvar_q - logvar_p) + d * d * np.exp(-logvar_p)
                   - 1.0)
@@ -81,7 +89,7 @@ def kl_diag_normal(mu_q, logvar_q, mu_p=0.0, logvar_p=0.0):
     products of independent factors is the sum of the factors' KLs:
     :math:`\\mathrm{KL}(q\\|p) = \\sum_j \\mathrm{KL}(q_j\\|p_j)`.
     """
-    mu_q = np.asarray(mu_q)
+    mu_q = _as_float(mu_q, "mu_q")
     if mu_q.ndim == 0:
         raise ValueError("mu_q must have a last axis of size k (shape (..., k)); for univariate "
                          "Gaussians use kl_normal")
@@ -174,6 +182,12 @@ def kl_quadrature(log_p, log_q, lower=-np.inf, upper=np.inf, **quad_kwargs):
     This is a check for closed forms and a tool for densities without one (mixtures).
     """
     from scipy.integrate import quad
+    check_callable(log_p, "log_p", "kl_quadrature")
+    check_callable(log_q, "log_q", "kl_quadrature")
+    lower = check_float(lower, "lower", "kl_quadrature", allow_inf=True)
+    upper = check_float(upper, "upper", "kl_quadrature", allow_inf=True)
+    if not lower < upper:
+        raise ValueError(f"kl_quadrature needs lower < upper, got lower={lower!r}, upper={upper!r}")
 
     def integrand(x):
         lp = log_p(x)

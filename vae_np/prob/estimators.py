@@ -20,7 +20,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array
+from .._validation import (
+    check_array,
+    check_callable,
+    check_float,
+    check_instance,
+    check_int,
+    check_option,
+    check_positive_float,
+    check_real,
+    check_rng,
+    invalid,
+)
 from ..nn.losses import (
     bernoulli_log_prob,
     gaussian_log_prob,
@@ -28,6 +39,7 @@ from ..nn.losses import (
     log_normal_diag,
     log_normal_std,
 )
+from ..nn.vae import VAE
 
 __all__ = ["mean_and_stderr", "gaussian_score", "score_function_gradient", "pathwise_gradient",
            "exponential_reparam", "sgvb_terms", "sgvb_loss_and_grads", "sgvb_variance"]
@@ -48,7 +60,10 @@ def mean_and_stderr(samples, axis=0):
     -------
     mean, stderr : ndarray of the shape of ``samples`` without ``axis`` (floats for 1-D input)
     """
-    samples = np.asarray(samples, dtype=np.float64)
+    samples = check_real(samples, "samples", finite=False)
+    if samples.ndim == 0:
+        raise ValueError("samples must have at least one axis of draws, got a single number")
+    axis = check_int(axis, "axis", "mean_and_stderr", low=-samples.ndim, high=samples.ndim - 1)
     S = samples.shape[axis]
     if S < 2:
         raise ValueError(f"need at least 2 samples along axis {axis} for a standard error, got {S}")
@@ -56,9 +71,9 @@ def mean_and_stderr(samples, axis=0):
 
 
 def _gaussian_args(mu, logvar, eps):
-    mu = np.asarray(mu, dtype=np.float64)
-    logvar = np.asarray(logvar, dtype=np.float64)
-    eps = np.asarray(eps, dtype=np.float64)
+    mu = check_real(mu, "mu", finite=False)
+    logvar = check_real(logvar, "logvar", finite=False)
+    eps = check_real(eps, "eps", finite=False)
     if mu.ndim != 1 or logvar.shape != mu.shape:
         raise ValueError(f"mu and logvar must both have shape (k,), got {mu.shape} and "
                          f"{logvar.shape}")
@@ -92,8 +107,13 @@ def gaussian_score(z, mu, logvar):
     Its expectation under ``q`` is zero (``E_q[grad log q] = grad of integral q = 0``), which is
     why subtracting a constant baseline from ``f`` keeps the score-function estimator unbiased.
     """
-    r = np.asarray(z, dtype=np.float64) - mu
-    inv_var = np.exp(-np.asarray(logvar, dtype=np.float64))
+    z, mu, logvar = (check_real(a, name, finite=False) for a, name in
+                     ((z, "z"), (mu, "mu"), (logvar, "logvar")))
+    if mu.ndim != 1 or logvar.shape != mu.shape or z.shape[-1:] != mu.shape:
+        raise ValueError(f"gaussian_score needs z of shape (S, k) and mu, logvar of shape (k,), "
+                         f"got {z.shape}, {mu.shape} and {logvar.shape}")
+    r = z - mu
+    inv_var = np.exp(-logvar)
     return r * inv_var, 0.5 * (r * r * inv_var - 1.0)
 
 
@@ -121,9 +141,11 @@ def score_function_gradient(f, mu, logvar, eps, baseline=0.0):
     -----
     ``grad E_q[f] = integral f grad q = integral f q grad log q = E_q[f grad log q]``.
     """
+    check_callable(f, "f", "score_function_gradient")
+    baseline = check_float(baseline, "baseline", "score_function_gradient")
     mu, logvar, eps = _gaussian_args(mu, logvar, eps)
     z = mu + np.exp(0.5 * logvar) * eps
-    fz = np.asarray(f(z), dtype=np.float64)
+    fz = check_real(f(z), "f(z)", finite=False)
     if fz.shape != (len(z),):
         raise ValueError(f"f must return one value per sample, shape ({len(z)},), got {fz.shape}")
     smu, slogvar = gaussian_score(z, mu, logvar)
@@ -148,10 +170,11 @@ def pathwise_gradient(grad_f, mu, logvar, eps):
         ``f'(z_s)`` and ``f'(z_s) * 0.5 * std * eps_s`` (chain rule through
         ``z = mu + exp(0.5*logvar) * eps``: ``dz/dmu = 1``, ``dz/dlogvar = 0.5 * std * eps``).
     """
+    check_callable(grad_f, "grad_f", "pathwise_gradient")
     mu, logvar, eps = _gaussian_args(mu, logvar, eps)
     std = np.exp(0.5 * logvar)
     z = mu + std * eps
-    g = np.asarray(grad_f(z), dtype=np.float64)
+    g = check_real(grad_f(z), "grad_f(z)", finite=False)
     if g.shape != z.shape:
         raise ValueError(f"grad_f must return an array of shape {z.shape}, got {g.shape}")
     return g, g * 0.5 * std * eps
@@ -174,9 +197,8 @@ def exponential_reparam(u, rate):
     dz_drate : ndarray of the shape of ``u``
         ``log(1 - u) / rate**2 = -z / rate``.
     """
-    u = np.asarray(u, dtype=np.float64)
-    if not (np.isfinite(rate) and rate > 0):
-        raise ValueError(f"rate must be a finite number > 0, got {rate!r}")
+    u = check_real(u, "u", finite=False)
+    rate = check_positive_float(rate, "rate", "exponential_reparam")
     if u.size and (u.min() < 0 or u.max() >= 1):
         raise ValueError(f"u must lie in [0, 1), got values in [{u.min():g}, {u.max():g}]")
     z = -np.log1p(-u) / rate
@@ -184,6 +206,11 @@ def exponential_reparam(u, rate):
 
 
 # --------------------------------------------------------------------------------- SGVB (VAE)
+def _check_vae(model, owner):
+    check_instance(model, VAE, "model", owner, "a vae_np.VAE (an Autoencoder has no posterior "
+                   "variance)")
+
+
 def _check_model_inputs(model, X, eps):
     X = check_array(X, "X", n_features=model.input_dim, dtype=model.dtype,
                     unit_interval=model.likelihood == "bernoulli")
@@ -215,6 +242,7 @@ def sgvb_terms(model, X, eps):
     Both estimators have the same expectation (the ELBO), since ``E_q[kl_mc] = kl``; B replaces
     a noisy term by its exact mean, so it has lower variance.
     """
+    _check_vae(model, "sgvb_terms")
     X, eps = _check_model_inputs(model, X, eps)
     mu, logvar = (a.astype(np.float64) for a in model.encode(X))
     z = mu + np.exp(0.5 * logvar) * eps.astype(np.float64)
@@ -257,9 +285,8 @@ def sgvb_loss_and_grads(model, X, eps, estimator="B"):
     gradients are ``d/dmu = z`` and ``d/dlogvar = -0.5 + 0.5 z std eps`` (divided by ``n``).
     The decoder's gradients are the same for A and B; only the encoder's differ.
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be 'A' or 'B', got {estimator!r}")
-    if estimator == "B":
+    _check_vae(model, "sgvb_loss_and_grads")
+    if check_option(estimator, "estimator", ESTIMATORS, "sgvb_loss_and_grads") == "B":
         return model.loss_and_grads(X, eps)
     X, eps = _check_model_inputs(model, X, eps)
     n = len(X)
@@ -304,10 +331,14 @@ def sgvb_variance(model, X, n_draws, rng, prefix="enc."):
     The same ``eps`` is used for A and B in each draw. Running sums of the gradients and of their
     squares (in float64) keep memory at two copies of the parameters.
     """
-    from .._validation import check_positive_int
-    n_draws = check_positive_int(n_draws, "n_draws")
-    if n_draws < 2:
-        raise ValueError("n_draws must be at least 2 to estimate a variance")
+    _check_vae(model, "sgvb_variance")
+    X = check_array(X, "X", n_features=model.input_dim, dtype=model.dtype,
+                    unit_interval=model.likelihood == "bernoulli")
+    n_draws = check_int(n_draws, "n_draws", "sgvb_variance", low=2,
+                        hint="A variance needs at least 2 draws.")
+    check_rng(rng, "rng", "sgvb_variance")
+    if not isinstance(prefix, str):
+        raise invalid("prefix", "sgvb_variance", "a str (e.g. 'enc.')", prefix)
     keys = [key for key in model.params if key.startswith(prefix)]
     if not keys:
         raise ValueError(f"no parameter name starts with {prefix!r}; names are {list(model.params)}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from .._validation import check_array, check_positive_int
+from .._validation import check_array, check_positive_int, check_real, check_rng
 
 __all__ = ["LOG_2PI", "normal_logpdf", "mvn_logpdf", "mvn_sample", "cholesky"]
 
@@ -44,10 +44,16 @@ def normal_logpdf(x, mean=0.0, std=1.0):
     .. math:: \\log \\mathcal{N}(x; \\mu, \\sigma^2)
               = -\\tfrac12 \\log(2\\pi) - \\log\\sigma - \\frac{(x - \\mu)^2}{2\\sigma^2}
     """
-    x = np.asarray(x, dtype=np.float64)
-    std = np.asarray(std, dtype=np.float64)
+    x = check_real(x, "x", finite=False)
+    mean = check_real(mean, "mean", finite=False)
+    std = check_real(std, "std", finite=False)
     if not (np.all(np.isfinite(std)) and np.all(std > 0)):
         raise ValueError(f"std must be finite and > 0 (it is a standard deviation), got {std!r}")
+    try:
+        np.broadcast_shapes(x.shape, mean.shape, std.shape)
+    except ValueError:
+        raise ValueError(f"x, mean and std must broadcast to one shape, got shapes {x.shape}, "
+                         f"{mean.shape} and {std.shape}") from None
     r = (x - mean) / std
     return -0.5 * LOG_2PI - np.log(std) - 0.5 * r * r
 
@@ -71,7 +77,7 @@ def cholesky(cov, name="cov"):
     ValueError
         If ``cov`` is not a square, symmetric, positive-definite matrix.
     """
-    cov = np.asarray(cov, dtype=np.float64)
+    cov = check_real(cov, name, finite=False)
     if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
         raise ValueError(f"{name} must be a square (d, d) matrix, got shape {cov.shape}")
     if not np.all(np.isfinite(cov)):
@@ -110,7 +116,7 @@ def mvn_logpdf(X, mean, cov):
     ``log det Sigma = 2 sum_i log L_ii``.
     """
     single = np.ndim(X) == 1
-    mean = np.asarray(mean, dtype=np.float64)
+    mean = check_real(mean, "mean")
     if mean.ndim != 1:
         raise ValueError(f"mean must have shape (d,), got {mean.shape}")
     d = mean.shape[0]
@@ -149,8 +155,11 @@ def mvn_sample(n, mean, cov, rng):
     If ``eps ~ N(0, I)`` then ``L eps`` has covariance ``L I L^T = Sigma``: every Gaussian is a
     linear transformation of a standard one (the reparameterization used by the VAE).
     """
-    n = check_positive_int(n, "n")
-    mean = np.asarray(mean, dtype=np.float64)
+    n = check_positive_int(n, "n", "mvn_sample")
+    check_rng(rng, "rng", "mvn_sample")
+    mean = check_real(mean, "mean")
+    if mean.ndim != 1:
+        raise ValueError(f"mean must have shape (d,), got {mean.shape}")
     L = cholesky(cov)
     if L.shape != (mean.size, mean.size):
         raise ValueError(f"cov must have shape ({mean.size}, {mean.size}), got {L.shape}")

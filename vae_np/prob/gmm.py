@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_positive_int
+from .._validation import check_array, check_float, check_positive_int, check_real, check_rng, check_seed
 from ..nn.losses import logsumexp
 from .gaussians import _mvn_logpdf_chol, cholesky
 
@@ -79,15 +79,12 @@ class GaussianMixture:
     """
 
     def __init__(self, n_components, max_iter=200, tol=1e-6, reg_covar=1e-6, seed=0):
-        self.n_components = check_positive_int(n_components, "n_components")
-        self.max_iter = check_positive_int(max_iter, "max_iter")
-        if not (np.isfinite(tol) and tol >= 0):
-            raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-        if not (np.isfinite(reg_covar) and reg_covar >= 0):
-            raise ValueError(f"reg_covar must be a finite number >= 0, got {reg_covar!r}")
-        self.tol = float(tol)
-        self.reg_covar = float(reg_covar)
-        self.seed = seed
+        owner = "GaussianMixture"
+        self.n_components = check_positive_int(n_components, "n_components", owner)
+        self.max_iter = check_positive_int(max_iter, "max_iter", owner)
+        self.tol = check_float(tol, "tol", owner, low=0.0)
+        self.reg_covar = check_float(reg_covar, "reg_covar", owner, low=0.0)
+        self.seed = check_seed(seed, "seed", owner)
         self.weights_ = self.means_ = self.covariances_ = None
 
     # ------------------------------------------------------------------ parameters
@@ -106,9 +103,9 @@ class GaussianMixture:
         -------
         self
         """
-        w = np.asarray(weights, dtype=np.float64)
-        m = np.atleast_2d(np.asarray(means, dtype=np.float64))
-        c = np.asarray(covariances, dtype=np.float64)
+        w = check_real(weights, "weights")
+        m = np.atleast_2d(check_real(means, "means"))
+        c = check_real(covariances, "covariances")
         K = self.n_components
         if w.shape != (K,) or m.shape[0] != K or c.shape != (K, m.shape[1], m.shape[1]):
             raise ValueError(f"expected weights (K,), means (K, d), covariances (K, d, d) with "
@@ -280,7 +277,8 @@ class GaussianMixture:
             The component each sample came from.
         """
         self._check_fitted()
-        n = check_positive_int(n, "n")
+        n = check_positive_int(n, "n", "GaussianMixture.sample")
+        check_rng(rng, "rng", "GaussianMixture.sample")
         z = rng.choice(self.n_components, size=n, p=self.weights_)
         eps = rng.standard_normal((n, self.n_features))
         X = self.means_[z] + np.einsum("nij,nj->ni", self._chol[z], eps)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_positive_float, check_positive_int
+from .._validation import check_array, check_positive_float, check_positive_int, check_real, check_rng
 from .gaussians import mvn_logpdf
 
 __all__ = ["LinearGaussian"]
@@ -60,7 +60,7 @@ class LinearGaussian:
         self.data_dim, self.latent_dim = W.shape
         self.W = W
         self.b = check_array(b, "b", ndim=1, n_features=self.data_dim, dtype=np.float64)
-        self.sigma = check_positive_float(sigma, "sigma")
+        self.sigma = check_positive_float(sigma, "sigma", "LinearGaussian")
         # Posterior precision Lambda = I + W^T W / sigma^2 (the same for every x).
         self._precision = np.eye(self.latent_dim) + W.T @ W / self.sigma ** 2
         self._post_cov = np.linalg.inv(self._precision)
@@ -81,8 +81,10 @@ class LinearGaussian:
         -------
         LinearGaussian
         """
-        d = check_positive_int(data_dim, "data_dim")
-        k = check_positive_int(latent_dim, "latent_dim")
+        d = check_positive_int(data_dim, "data_dim", "LinearGaussian.random")
+        k = check_positive_int(latent_dim, "latent_dim", "LinearGaussian.random")
+        check_rng(rng, "rng", "LinearGaussian.random")
+        scale = check_positive_float(scale, "scale", "LinearGaussian.random")
         return cls(scale * rng.standard_normal((d, k)), scale * rng.standard_normal(d), sigma)
 
     def __repr__(self):
@@ -94,7 +96,7 @@ class LinearGaussian:
         return check_array(X, "X", ndim=2, n_features=self.data_dim, dtype=np.float64)
 
     def _Z(self, Z, name="Z"):
-        Z = np.asarray(Z, dtype=np.float64)
+        Z = check_real(Z, name, finite=False)
         if Z.ndim < 1 or Z.shape[-1] != self.latent_dim:
             raise ValueError(f"{name} must have shape (..., {self.latent_dim}), got {Z.shape}")
         if not np.isfinite(Z).all():
@@ -106,7 +108,7 @@ class LinearGaussian:
         q_mean = self._Z(q_mean, "q_mean")
         if q_mean.shape not in ((k,), (n, k)):
             raise ValueError(f"q_mean must have shape ({n}, {k}) or ({k},), got {q_mean.shape}")
-        q_cov = np.asarray(q_cov, dtype=np.float64)
+        q_cov = check_real(q_cov, "q_cov")
         if q_cov.shape not in ((k, k), (n, k, k)):
             raise ValueError(f"q_cov must have shape ({k}, {k}) or ({n}, {k}, {k}), got "
                              f"{q_cov.shape}")
@@ -126,7 +128,8 @@ class LinearGaussian:
         X : ndarray of shape (n, d)
         Z : ndarray of shape (n, k)
         """
-        n = check_positive_int(n, "n")
+        n = check_positive_int(n, "n", "LinearGaussian.sample")
+        check_rng(rng, "rng", "LinearGaussian.sample")
         Z = rng.standard_normal((n, self.latent_dim))
         X = Z @ self.W.T + self.b + self.sigma * rng.standard_normal((n, self.data_dim))
         return X, Z
@@ -292,9 +295,10 @@ class LinearGaussian:
         """
         X = self._X(X)
         n, k = len(X), self.latent_dim
-        L = np.tril(np.asarray(q_chol, dtype=np.float64))
+        L = check_real(q_chol, "q_chol")
         if L.shape not in ((k, k), (n, k, k)):
             raise ValueError(f"q_chol must have shape ({k}, {k}) or ({n}, {k}, {k}), got {L.shape}")
+        L = np.tril(L)
         diag = np.diagonal(L, axis1=-2, axis2=-1)
         if np.any(diag == 0):
             raise ValueError("q_chol has a zero on its diagonal: the covariance L L^T is singular")

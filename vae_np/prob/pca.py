@@ -41,7 +41,7 @@ class PCA:
     """
 
     def __init__(self, n_components):
-        self.n_components = check_positive_int(n_components, "n_components")
+        self.n_components = check_positive_int(n_components, "n_components", "PCA")
         self.components_ = None
 
     def fit(self, X):
