@@ -22,14 +22,27 @@ from . import analysis, data, export, fast, io, nn, plotting, prob, threads, tra
 from ._validation import InvalidParameterError
 from .data import load_mnist, make_moons
 from .io import load, save
-from .nn import MLP, SGD, VAE, Adagrad, Adam, Autoencoder, Linear, ReLU, Sigmoid, Softplus, Tanh
+from .nn import (
+           MLP,
+           SGD,
+           VAE,
+           Adagrad,
+           Adam,
+           Autoencoder,
+           ConditionalVAE,
+           Linear,
+           ReLU,
+           Sigmoid,
+           Softplus,
+           Tanh,
+)
 from .prob import PCA, GaussianMixture, LinearGaussian
 from .threads import blas_threads
 from .train import History, NonFiniteLossError, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus",
+__all__ = ["VAE", "ConditionalVAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus",
            "SGD", "Adagrad", "Adam", "fit", "History", "NonFiniteLossError", "load_mnist",
            "make_moons", "save", "load", "PCA", "GaussianMixture", "LinearGaussian",
            "blas_threads", "InvalidParameterError", "analysis", "data", "export", "fast", "io",

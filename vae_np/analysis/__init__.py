@@ -1,4 +1,4 @@
 """Looking inside a trained model: rate and distortion, active units, interpolation."""
-from . import metrics, sampling
+from . import conditional, metrics, sampling
 
-__all__ = ["metrics", "sampling"]
+__all__ = ["conditional", "metrics", "sampling"]

@@ -11,12 +11,15 @@ Each layer's backward pass sits beside its forward pass; nothing here imports nu
 * :mod:`~vae_np.nn.gradcheck` — finite-difference gradient checks
 * :mod:`~vae_np.nn.params` — parameters as views of one flat vector
 """
-from . import gradcheck, layers, losses, optim, params
+from . import cvae, gradcheck, layers, losses, optim, params, structured
 from .autoencoder import Autoencoder
+from .cvae import ConditionalVAE
 from .layers import MLP, Identity, Linear, ReLU, Sigmoid, Softplus, Tanh
 from .optim import SGD, Adagrad, Adam, Optimizer
+from .structured import MaskedBaseline, StructuredCVAE
 from .vae import VAE
 
-__all__ = ["gradcheck", "layers", "losses", "optim", "params", "Autoencoder", "VAE", "MLP",
+__all__ = ["cvae", "structured", "ConditionalVAE", "MaskedBaseline", "StructuredCVAE",
+           "gradcheck", "layers", "losses", "optim", "params", "Autoencoder", "VAE", "MLP",
            "Identity", "Linear", "ReLU", "Sigmoid", "Softplus", "Tanh", "SGD", "Adagrad", "Adam",
            "Optimizer"]
