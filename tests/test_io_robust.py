@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 import vae_np
-import vae_np.io as vio
 from vae_np.io import FORMAT, VERSION, CheckpointError
 
 
@@ -59,7 +58,7 @@ def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch, smal
     vae_np.save(old, path)
     before = path.read_bytes()
     module, name = target.split(".")
-    monkeypatch.setattr(getattr(vio, module), name, replacement)
+    monkeypatch.setattr({"np": np, "os": os}[module], name, replacement)
     with pytest.raises((OSError, KeyboardInterrupt)):
         vae_np.save(small_model(seed=2), path)
     monkeypatch.undo()
@@ -69,7 +68,7 @@ def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch, smal
 
 
 def test_crash_during_first_save_leaves_nothing(tmp_path, monkeypatch, small_model):
-    monkeypatch.setattr(vio.np, "savez", _partial_then_boom)
+    monkeypatch.setattr(np, "savez", _partial_then_boom)
     with pytest.raises(OSError, match="simulated crash"):
         vae_np.save(small_model(), tmp_path / "model.npz")
     assert os.listdir(tmp_path) == []
@@ -86,7 +85,7 @@ def test_save_replaces_and_writes_in_the_target_folder(tmp_path, monkeypatch, sm
         seen.append((os.path.dirname(src), os.path.basename(src), dst))
         return real_replace(src, dst)
 
-    monkeypatch.setattr(vio.os, "replace", spy)
+    monkeypatch.setattr(os, "replace", spy)
     new = small_model(seed=2)
     vae_np.save(new, path)
     (folder, tmp_name, dst), = seen

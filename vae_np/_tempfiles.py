@@ -115,3 +115,34 @@ def sweep(folder, now=None):
         except OSError:              # gone meanwhile (another sweeper), or not ours to remove
             continue
     return removed
+
+
+def write_atomically(path, write, binary=True):
+    """Write ``path`` whole or not at all: ``write(file)`` fills a temp file of ours, then rename.
+
+    Stale temp files of killed writers in the folder are swept first (:func:`sweep`). The data is
+    flushed to disk before the rename, and the temp file is removed if anything fails, so the
+    target is either the old file or the complete new one.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The target file.
+    write : callable
+        ``write(f)`` writes the content to the open file ``f``.
+    binary : bool
+        Open the temp file in binary mode (else text, UTF-8).
+    """
+    folder = path.parent if str(path.parent) else "."
+    sweep(folder)
+    fd, tmp = make_temp(folder, path.name, ".tmp")
+    try:
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

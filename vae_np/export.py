@@ -29,11 +29,11 @@ import base64
 import binascii
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._tempfiles import write_atomically
 from ._validation import check_array
 from .nn.layers import ACTIVATION_NAMES, ACTIVATIONS, Linear
 from .nn.losses import sigmoid
@@ -170,17 +170,7 @@ def _write_atomically(path, text):
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"path {str(path)!r}: the folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomically(path, lambda f: f.write(text), binary=False)
 
 
 # ------------------------------------------------------------------------------------- load

@@ -9,12 +9,11 @@ into that folder once its writer is gone (the rule is in :mod:`vae_np._tempfiles
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 
 import numpy as np
 
-from ._tempfiles import make_temp, sweep
+from ._tempfiles import write_atomically
 from ._validation import check_path, invalid
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION"]
@@ -71,19 +70,7 @@ def save(model, path):
     header = {"format": FORMAT, "version": VERSION, "class": type(model).__name__,
               "config": model.config, "params": list(model.params)}
     arrays = {f"param/{k}": v for k, v in model.params.items()}
-    folder = path.parent if str(path.parent) else "."
-    sweep(folder)
-    fd, tmp = make_temp(folder, path.name, ".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, __header__=np.array(json.dumps(header)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomically(path, lambda f: np.savez(f, __header__=np.array(json.dumps(header)), **arrays))
     return path
 
 
