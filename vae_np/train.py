@@ -92,7 +92,7 @@ def _first_nonfinite_param(params):
     return None
 
 
-def make_step(model, optimizer, beta=1.0):
+def make_step(model, optimizer, beta=1.0, weight_decay=0.0):
     """One training step of ``fit``, as a function: loss and gradients, a finite check, an update.
 
     This is where the fast or the reference path is chosen, once: with the ``"numba"`` backend,
@@ -106,19 +106,28 @@ def make_step(model, optimizer, beta=1.0):
     optimizer : vae_np.nn.optim.Optimizer
     beta : float
         Weight of the KL term.
+    weight_decay : float
+        ``lambda >= 0``: adds ``lambda * theta`` to every gradient before the update, i.e. the loss
+        gains ``(lambda / 2) * ||theta||**2``. With ``lambda = 1 / N`` for ``N`` training examples
+        this is MAP training under a ``N(0, I)`` prior on all the parameters, as in Kingma &
+        Welling (2013): the per-example objective is the mean ELBO plus ``log p(theta) / N``.
 
     Returns
     -------
     step : callable
         ``step(X, eps) -> (loss, problem)`` for a validated batch ``X`` of shape
-        (n, input_dim) and noise ``eps`` of shape (n, latent_dim), both C-contiguous of
-        ``model.dtype``. ``problem`` is None after a successful update, else a description of
-        what is NaN/inf (the loss or the first such gradient), and the parameters are not updated.
+        (n, input_dim) and noise ``eps`` of shape ``model.noise_shape(n)``, both C-contiguous of
+        ``model.dtype``. ``loss`` is the negative ELBO (without the weight penalty). ``problem``
+        is None after a successful update, else a description of what is NaN/inf (the loss or
+        the first such gradient), and the parameters are not updated.
     """
     _check_model_and_optimizer(model, optimizer, "make_step")
     beta = check_float(beta, "beta", "make_step", low=0.0)
+    weight_decay = check_float(weight_decay, "weight_decay", "make_step", low=0.0)
     use_fast = fast.get_backend() == "numba"
     flat_grads = tiled_base(list(model.grads.values())) if use_fast else None
+    flat_params = tiled_base(list(model.params.values())) if use_fast else None
+    decay = model.dtype.type(weight_decay)
     if use_fast and fast.step.supports(model):
         def loss_and_grads(X, eps):
             return fast.step.loss_and_grads(model, X, eps, beta)
@@ -129,6 +138,8 @@ def make_step(model, optimizer, beta=1.0):
     def step(X, eps):
         loss, grads = loss_and_grads(X, eps)
         problem = _first_nonfinite(loss, grads, flat_grads)
+        if problem is None and weight_decay:
+            _add_weight_decay(decay, model.params, grads, flat_params, flat_grads)
         if problem is None:
             if use_fast:
                 fast.flat.optimizer_step(optimizer, model.params, grads)
@@ -138,6 +149,21 @@ def make_step(model, optimizer, beta=1.0):
     return step
 
 
+def _add_weight_decay(decay, params, grads, flat_params, flat_grads):
+    """``grads[name] += decay * params[name]`` for every parameter (one call on flat buffers)."""
+    if flat_params is not None and flat_grads is not None and len(flat_params) == len(flat_grads):
+        flat_grads += decay * flat_params
+    else:
+        for name, p in params.items():
+            grads[name] += decay * p
+
+
+def _scheduled_beta(schedule, epoch):
+    """The schedule's ``beta`` for ``epoch``, checked like a constant ``beta``."""
+    return check_float(schedule(epoch), f"beta({epoch})", "fit", low=0.0,
+                       hint="the beta schedule must return a float >= 0 for every epoch")
+
+
 def _check_model_and_optimizer(model, optimizer, owner):
     check_instance(model, Model, "model", owner, "a vae_np.VAE or vae_np.Autoencoder")
     check_instance(optimizer, Optimizer, "optimizer", owner,
@@ -145,7 +171,7 @@ def _check_model_and_optimizer(model, optimizer, owner):
 
 
 def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True, beta=1.0,
-        dynamic_binarization=False):
+        dynamic_binarization=False, weight_decay=0.0):
     """Train ``model`` on ``X`` with minibatches.
 
     Parameters
@@ -167,11 +193,16 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
         is recorded after every epoch.
     progress : bool
         Show a tqdm progress bar (on stderr) with the running loss.
-    beta : float
-        Weight of the KL term (1 = the ELBO).
+    beta : float or callable
+        Weight of the KL term (1 = the ELBO). A callable ``beta(epoch) -> float`` (epochs count
+        from 1) gives a schedule, such as a KL warm-up from 0 to 1.
     dynamic_binarization : bool
         Resample every training batch as ``x ~ Bernoulli(pixel intensities)`` (Bernoulli
         likelihood only), so the model sees binary data and the ELBO is a valid bound.
+    weight_decay : float
+        Adds ``weight_decay * theta`` to every gradient (see :func:`make_step`); ``1 / len(X)``
+        is MAP training under a ``N(0, I)`` prior on the weights. The recorded losses are the
+        negative ELBO without this penalty.
 
     Returns
     -------
@@ -192,7 +223,9 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
     batch_size = check_positive_int(batch_size, "batch_size", "fit")
     seed = check_seed(seed, "seed", "fit")
     progress = check_bool(progress, "progress", "fit")
-    beta = check_float(beta, "beta", "fit", low=0.0)
+    schedule = beta if callable(beta) else None
+    beta = 1.0 if schedule else check_float(beta, "beta", "fit", low=0.0)
+    weight_decay = check_float(weight_decay, "weight_decay", "fit", low=0.0)
     dynamic_binarization = check_bool(dynamic_binarization, "dynamic_binarization", "fit")
     bernoulli = model.likelihood == "bernoulli"
     X = check_array(X, "X", n_features=model.input_dim, dtype=model.dtype, unit_interval=bernoulli)
@@ -201,7 +234,7 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
                             unit_interval=bernoulli)
     if dynamic_binarization and not bernoulli:
         raise ValueError("dynamic_binarization needs likelihood='bernoulli'")
-    train_step = make_step(model, optimizer, beta)
+    train_step = None if schedule else make_step(model, optimizer, beta, weight_decay)
     rng = np.random.default_rng(seed)
     n = len(X)
     batch_size = min(batch_size, n)
@@ -213,6 +246,9 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
                desc="training", dynamic_ncols=False, ncols=100)
     try:
         for epoch in range(1, epochs + 1):
+            if schedule:
+                beta = _scheduled_beta(schedule, epoch)
+                train_step = make_step(model, optimizer, beta, weight_decay)
             t0 = time.perf_counter()
             order = rng.permutation(n)
             sums = np.zeros(3)
@@ -225,7 +261,7 @@ def fit(model, X, epochs, batch_size, optimizer, seed, X_val=None, progress=True
                     rng.random(out=u, dtype=u.dtype)
                     np.less(u, xb, out=u)
                     xb[...] = u
-                eps = rng.standard_normal((len(idx), model.latent_dim), dtype=model.dtype)
+                eps = rng.standard_normal(model.noise_shape(len(idx)), dtype=model.dtype)
                 loss, bad = train_step(xb, eps)
                 if bad is not None:
                     broken = _first_nonfinite_param(model.params)

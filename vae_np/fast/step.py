@@ -210,9 +210,14 @@ def supports(model):
     -------
     bool
         True for a ``VAE`` or an ``Autoencoder`` (either likelihood) whose decoder ends in a
-        Linear layer (logits or means), as every model built by ``vae_np`` does.
+        Linear layer (logits or means), as every model built by ``vae_np`` does. False for a
+        subclass that computes its own loss (one that overrides ``loss_and_grads``, such as an
+        importance-weighted objective): its step is its own reference code.
     """
-    return isinstance(model, (VAE, Autoencoder)) and _plan(model)[2]
+    for base in (VAE, Autoencoder):
+        if isinstance(model, base):
+            return type(model).loss_and_grads is base.loss_and_grads and _plan(model)[2]
+    return False
 
 
 def _is_batch(a, rows, cols, dtype):

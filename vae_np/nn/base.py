@@ -82,6 +82,15 @@ class Model:
         self.encoder.zero_grad()
         self.decoder.zero_grad()
 
+    def noise_shape(self, n):
+        """Shape of the standard normal noise ``eps`` that one training step on ``n`` examples needs.
+
+        ``(n, latent_dim)``: one sample of ``z`` per example (``L = 1``). A model whose objective
+        draws several samples per example (an importance-weighted bound, say) overrides this, and
+        ``vae_np.fit`` draws what it asks for.
+        """
+        return (n, self.latent_dim)
+
     def _check_X(self, X, name="X"):
         return check_array(X, name, n_features=self.input_dim, dtype=self.dtype,
                            unit_interval=self.likelihood == "bernoulli")
