@@ -35,6 +35,8 @@ class Autoencoder(Model):
         Seed of the initial weights.
     dtype : numpy dtype
         float32 (default, fast) or float64 (gradient checks).
+    init, init_std
+        Initialisation of both MLPs, as for :class:`~vae_np.nn.vae.VAE`.
 
     Attributes
     ----------
@@ -46,15 +48,16 @@ class Autoencoder(Model):
 
     def __init__(self, input_dim, hidden_dims=(400,), latent_dim=20, activation="relu",
                  likelihood="bernoulli", obs_std=1.0, code_noise=0.0, seed=0,
-                 dtype=np.float32):
+                 dtype=np.float32, init="default", init_std=0.01):
         super().__init__(input_dim, hidden_dims, latent_dim, activation, likelihood, obs_std,
-                         seed, dtype)
+                         seed, dtype, init=init, init_std=init_std)
         self.code_noise = check_float(code_noise, "code_noise", "Autoencoder", low=0.0)
         self._build(self.latent_dim)
 
     @property
     def config(self):
-        return {**super().config, "code_noise": self.code_noise}
+        return {**super().config, "code_noise": self.code_noise, "init": self.init,
+                "init_std": self.init_std}
 
     def encode(self, X):
         """X : ndarray of shape (n, input_dim). Returns the codes Z of shape (n, latent_dim)."""

@@ -16,7 +16,7 @@ from .._validation import (
     check_seed,
     check_sizes,
 )
-from .layers import ACTIVATION_NAMES, MLP
+from .layers import ACTIVATION_NAMES, MLP, MLP_INITS
 from .losses import LIKELIHOODS, log_likelihood, sigmoid
 from .params import ParamDict, pack
 
@@ -27,7 +27,7 @@ class Model:
     """What the Autoencoder and the VAE share: the two MLPs, the likelihood, decoding, checks."""
 
     def __init__(self, input_dim, hidden_dims, latent_dim, activation, likelihood, obs_std,
-                 seed, dtype):
+                 seed, dtype, init="default", init_std=0.01):
         owner = type(self).__name__
         self.input_dim = check_positive_int(input_dim, "input_dim", owner)
         self.hidden_dims = check_sizes(hidden_dims, "hidden_dims", owner)
@@ -37,15 +37,19 @@ class Model:
         self.obs_std = check_positive_float(obs_std, "obs_std", owner)
         self.seed = check_seed(seed, "seed", owner)       # a Python int: stored in checkpoints
         self.dtype = check_float_dtype(dtype, "dtype", owner)
+        # how _build initialises both MLPs (vae_np.nn.layers.MLP's init and init_std)
+        self.init = check_option(init, "init", MLP_INITS, owner)
+        self.init_std = check_positive_float(init_std, "init_std", owner)
         self.terms = {}
 
     def _build(self, enc_out):
         rng = np.random.default_rng(self.seed)
         h = list(self.hidden_dims)
+        init = dict(init=self.init, init_std=self.init_std)
         self.encoder = MLP([self.input_dim, *h, enc_out], self.activation, rng=rng,
-                           dtype=self.dtype)
+                           dtype=self.dtype, **init)
         self.decoder = MLP([self.latent_dim, *h[::-1], self.input_dim], self.activation,
-                           rng=rng, dtype=self.dtype)
+                           rng=rng, dtype=self.dtype, **init)
         self._pack()
 
     def _pack(self):
@@ -62,11 +66,17 @@ class Model:
     def __setstate__(self, state):
         # a deep copy or an unpickled model has separate arrays again: back into flat buffers
         self.__dict__.update(state)
+        self.__dict__.setdefault("init", "default")      # pickled before the init option
+        self.__dict__.setdefault("init_std", 0.01)
         self._pack()
 
     @property
     def config(self):
-        """Constructor arguments (stored in checkpoints)."""
+        """Constructor arguments (stored in checkpoints).
+
+        Without ``init`` and ``init_std``: a subclass whose constructor takes them adds them
+        (as :class:`~vae_np.nn.vae.VAE` does), so every stored config rebuilds its class.
+        """
         return dict(input_dim=self.input_dim, hidden_dims=list(self.hidden_dims),
                     latent_dim=self.latent_dim, activation=self.activation,
                     likelihood=self.likelihood, obs_std=self.obs_std, seed=self.seed,

@@ -16,6 +16,7 @@ import numpy as np
 from .._validation import (
     check_float_dtype,
     check_option,
+    check_positive_float,
     check_positive_int,
     check_real,
     check_rng,
@@ -25,7 +26,13 @@ from .losses import sigmoid
 from .params import ParamDict
 
 __all__ = ["Layer", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus", "Identity", "MLP",
-           "activation_layer", "ACTIVATIONS", "ACTIVATION_NAMES"]
+           "activation_layer", "ACTIVATIONS", "ACTIVATION_NAMES", "LINEAR_INITS", "MLP_INITS"]
+
+#: Initialisations of one Linear layer: He, Glorot, or every parameter drawn from N(0, init_std**2).
+LINEAR_INITS = ("he", "glorot", "normal")
+#: Initialisations of an MLP: ``"default"`` is He for ReLU hidden layers and Glorot otherwise
+#: (and Glorot for the last layer); the others apply one Linear initialisation to every layer.
+MLP_INITS = ("default", *LINEAR_INITS)
 
 
 class Layer:
@@ -80,8 +87,13 @@ class Linear(Layer):
         Input and output sizes.
     rng : numpy.random.Generator
         Source of the initial weights.
-    init : {"he", "glorot"}
-        He (``std = sqrt(2/d_in)``, for ReLU) or Glorot (``std = sqrt(2/(d_in+d_out))``).
+    init : {"he", "glorot", "normal"}
+        He (``std = sqrt(2/d_in)``, for ReLU) or Glorot (``std = sqrt(2/(d_in+d_out))``) weights
+        with zero biases; or ``"normal"``: weights **and biases** drawn from
+        ``N(0, init_std**2)``, the initialisation of Kingma & Welling (2013), whose
+        "N(0, 0.01)" we read as a standard deviation of 0.01.
+    init_std : float
+        Standard deviation of the ``"normal"`` initialisation (> 0; unused otherwise).
     dtype : numpy dtype
         float32 (fast) or float64 (gradient checks).
 
@@ -95,16 +107,20 @@ class Linear(Layer):
     Backward: ``dW = X.T @ dY``, ``db = dY.sum(0)``, ``dX = dY @ W.T``.
     """
 
-    def __init__(self, d_in, d_out, rng, init="he", dtype=np.float32):
+    def __init__(self, d_in, d_out, rng, init="he", dtype=np.float32, init_std=0.01):
         super().__init__()
         d_in = check_positive_int(d_in, "d_in", "Linear")
         d_out = check_positive_int(d_out, "d_out", "Linear")
         check_rng(rng, "rng", "Linear")
-        init = check_option(init, "init", ("he", "glorot"), "Linear")
+        init = check_option(init, "init", LINEAR_INITS, "Linear")
+        init_std = check_positive_float(init_std, "init_std", "Linear")
         dtype = check_float_dtype(dtype, "dtype", "Linear")
-        std = np.sqrt(2.0 / d_in) if init == "he" else np.sqrt(2.0 / (d_in + d_out))
+        std = {"he": np.sqrt(2.0 / d_in), "glorot": np.sqrt(2.0 / (d_in + d_out)),
+               "normal": init_std}[init]
         self.params._bind("W", (rng.standard_normal((d_in, d_out)) * std).astype(dtype))
-        self.params._bind("b", np.zeros(d_out, dtype=dtype))
+        # the paper draws every parameter from N(0, 0.01**2); He and Glorot start biases at zero
+        b = rng.standard_normal(d_out) * std if init == "normal" else np.zeros(d_out)
+        self.params._bind("b", b.astype(dtype))
         for k, v in self.params.items():
             self.grads._bind(k, np.zeros_like(v))
         self._X = None
@@ -259,6 +275,11 @@ class MLP(Layer):
     rng : numpy.random.Generator, optional
         Source of the initial weights (default ``np.random.default_rng(0)``).
     dtype : numpy dtype
+    init : {"default", "he", "glorot", "normal"}
+        ``"default"``: He for ReLU hidden layers, Glorot otherwise and for the last layer. The
+        others give every Linear layer that initialisation (see :class:`Linear`).
+    init_std : float
+        Standard deviation of ``init="normal"`` (> 0; unused otherwise).
 
     Attributes
     ----------
@@ -268,18 +289,24 @@ class MLP(Layer):
     """
 
     def __init__(self, sizes, activation="relu", out_activation="identity", rng=None,
-                 dtype=np.float32):
+                 dtype=np.float32, init="default", init_std=0.01):
         super().__init__()
         sizes = list(check_sizes(sizes, "sizes", "MLP", min_len=2))   # input and output at least
         check_option(activation, "activation", ACTIVATION_NAMES, "MLP")
         check_option(out_activation, "out_activation", ACTIVATION_NAMES, "MLP")
         dtype = check_float_dtype(dtype, "dtype", "MLP")
         rng = np.random.default_rng(0) if rng is None else check_rng(rng, "rng", "MLP")
-        init = "he" if activation == "relu" else "glorot"
+        init = check_option(init, "init", MLP_INITS, "MLP")
+        init_std = check_positive_float(init_std, "init_std", "MLP")
+        hidden_init = init
+        if init == "default":
+            hidden_init = "he" if activation == "relu" else "glorot"
         self.layers = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             last = i == len(sizes) - 2
-            self.layers.append(Linear(a, b, rng, init=init if not last else "glorot", dtype=dtype))
+            layer_init = "glorot" if last and init == "default" else hidden_init
+            self.layers.append(Linear(a, b, rng, init=layer_init, dtype=dtype,
+                                      init_std=init_std))
             act = out_activation if last else activation
             if act != "identity":
                 self.layers.append(activation_layer(act))

@@ -65,6 +65,12 @@ class VAE(Model):
         Seed of the initial weights.
     dtype : numpy dtype
         float32 (default, fast) or float64 (gradient checks).
+    init : {"default", "he", "glorot", "normal"}
+        Initialisation of both MLPs (:class:`~vae_np.nn.layers.MLP`). ``"default"`` is He for
+        ReLU and Glorot otherwise; ``"normal"`` draws every weight and bias from
+        ``N(0, init_std**2)``, as Kingma & Welling (2013) did with ``init_std=0.01``.
+    init_std : float
+        Standard deviation of ``init="normal"`` (> 0; unused otherwise).
 
     Attributes
     ----------
@@ -89,10 +95,16 @@ class VAE(Model):
     """
 
     def __init__(self, input_dim, hidden_dims=(400,), latent_dim=20, activation="relu",
-                 likelihood="bernoulli", obs_std=1.0, seed=0, dtype=np.float32):
+                 likelihood="bernoulli", obs_std=1.0, seed=0, dtype=np.float32, init="default",
+                 init_std=0.01):
         super().__init__(input_dim, hidden_dims, latent_dim, activation, likelihood, obs_std,
-                         seed, dtype)
+                         seed, dtype, init=init, init_std=init_std)
         self._build(2 * self.latent_dim)
+
+    @property
+    def config(self):
+        """Constructor arguments (stored in checkpoints), with the initialisation."""
+        return {**super().config, "init": self.init, "init_std": self.init_std}
 
     # ---------------------------------------------------------------------------------- encoder
     def _encode(self, X):
