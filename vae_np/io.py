@@ -28,7 +28,9 @@ class CheckpointError(ValueError):
 
 def _classes():
     from .nn import VAE, Autoencoder
-    return {"VAE": VAE, "Autoencoder": Autoencoder}
+    from .nn.free_bits import FreeBitsVAE
+    from .nn.iwae import IWAE
+    return {"VAE": VAE, "Autoencoder": Autoencoder, "IWAE": IWAE, "FreeBitsVAE": FreeBitsVAE}
 
 
 def save(model, path):
@@ -36,7 +38,7 @@ def save(model, path):
 
     Parameters
     ----------
-    model : vae_np.VAE or vae_np.Autoencoder
+    model : vae_np.VAE, vae_np.Autoencoder, vae_np.nn.iwae.IWAE or vae_np.nn.free_bits.FreeBitsVAE
     path : str or Path
         Target file (conventionally ending in ``.npz``).
 
@@ -61,8 +63,8 @@ def save(model, path):
     path = check_path(path, "path", "save")
     classes = _classes()
     if type(model) not in classes.values():
-        raise invalid("model", "save", "a vae_np.VAE or vae_np.Autoencoder (the models load "
-                      "can rebuild)", model)
+        raise invalid("model", "save", "a vae_np.VAE, Autoencoder, IWAE or FreeBitsVAE (the "
+                      "models load can rebuild)", model)
     for k, p in model.params.items():
         if not np.isfinite(p).all():
             raise ValueError(f"cannot save: parameter {k!r} contains NaN or inf (load would "
