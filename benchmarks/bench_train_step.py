@@ -1,4 +1,4 @@
-"""Training-step speed of the 784-400-20 VAE: vae_np (numba), vae_np (NumPy), PyTorch eager CPU.
+"""Training-step speed of the 784-400-20 VAE: vae_np (numba, NumPy), JAX jit, PyTorch (CPU).
 
 Usage (from the repository root)::
 
@@ -6,7 +6,8 @@ Usage (from the repository root)::
     python benchmarks/bench_train_step.py --threads 1 --rounds 7 --json out.json
 
 What one "step" is, for every variant (the same model, batch and work):
-draw the batch's rows from a 60,000 x 784 float32 array of random binary pixels by an index
+draw the batch's rows from a 60,000 x 784 float32 binary array (``--data mnist``, the default:
+the embedded MNIST images binarized, 13% ones; ``--data random``: P(1) = 0.5) by an index
 permutation (into a preallocated batch buffer), draw eps ~ N(0, I) of shape (128, 20), compute
 the negative ELBO (Bernoulli NLL from logits, summed over pixels, + analytic KL, mean over the
 batch) and its gradients, and apply one Adam step (lr 1e-3) to all parameters. vae_np also
@@ -16,7 +17,14 @@ Variants:
 
 * ``vae_np numba``: ``vae_np.train.make_step`` under ``vae_np.fast.backend("numba")`` -- exactly
   ``fit``'s step with the fused step of ``vae_np.fast.step`` and the one-call Adam of
-  ``vae_np.fast.flat.optimizer_step``.
+  ``vae_np.fast.flat.optimizer_step``; the first layer in the default ``"auto"`` mode (sparse
+  kernels for batches with at most 18% nonzeros, :mod:`vae_np.fast.sparse`; the recorded
+  results/peers.json was run with a threshold of 25%, the same choice on its 13% data).
+* ``vae_np numba dense``: the same with ``first_layer("dense")`` (BLAS for every product).
+* ``jax jit``: the same model, loss and Adam as one ``jax.jit`` function (``benchmarks/peers.py``);
+  one thread via ``XLA_FLAGS``; only if jax is importable.
+* ``torch.compile``: ``torch.compile`` of the PyTorch model's forward and loss, default Adam
+  (``--no-compile`` skips it: its compilation takes about a minute per thread count).
 * ``vae_np numpy``: the same under ``vae_np.fast.backend("numpy")`` -- the layer-by-layer
   reference path of ``vae_np.nn`` (``model.loss_and_grads``, ``optimizer.step``).
 * ``torch eager``: ``torch.nn`` model, ``binary_cross_entropy_with_logits``, ``torch.optim.Adam``
@@ -49,10 +57,14 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402  (the runners of every variant: benchmarks/peers.py)
 
 D, H, K, BATCH, N_DATA = 784, 400, 20, 128, 60_000
 
@@ -79,100 +91,11 @@ def step_flops(n=BATCH):
 
 # ------------------------------------------------------------------------------------ variants
 def make_data(seed=0):
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    return (rng.random((N_DATA, D), dtype=np.float32) < 0.5).astype(np.float32)
+    """The benchmark's data set (``--data``, default MNIST-like binary; ``peers.make_data``)."""
+    return peers.make_data(_DATA["kind"], seed)
 
 
-def vae_np_runner(X, backend, seed=0):
-    """Return ``run(steps)`` that trains a vae_np VAE for ``steps`` steps exactly as ``fit`` does.
-
-    The step is ``vae_np.train.make_step`` (``fit``'s own inner step: loss and gradients, the
-    finite check, the Adam update), made under ``vae_np.fast.backend(backend)``; the loop around
-    it draws the batch and the noise as ``fit`` does.
-    """
-    import numpy as np
-
-    import vae_np
-    from vae_np.train import make_step
-
-    model = vae_np.VAE(D, [H], K, seed=seed)
-    opt = vae_np.Adam(lr=1e-3)
-    with vae_np.fast.backend(backend):
-        if vae_np.fast.get_backend() != backend:       # e.g. "numba" under NUMBA_DISABLE_JIT=1
-            print(f"backend {backend!r} is not available: the {vae_np.fast.get_backend()!r} "
-                  "step runs instead", file=sys.stderr)
-        step = make_step(model, opt, beta=1.0)
-    rng = np.random.default_rng(seed)
-    Xb = np.empty((BATCH, D), dtype=np.float32)
-    state = {"order": rng.permutation(N_DATA), "pos": 0}
-
-    def run(steps):
-        for _ in range(steps):
-            if state["pos"] + BATCH > N_DATA:
-                state["order"], state["pos"] = rng.permutation(N_DATA), 0
-            idx = state["order"][state["pos"]:state["pos"] + BATCH]
-            state["pos"] += BATCH
-            np.take(X, idx, axis=0, out=Xb)
-            eps = rng.standard_normal((BATCH, K), dtype=np.float32)
-            loss, problem = step(Xb, eps)
-            if problem is not None:
-                raise FloatingPointError(f"{problem} became NaN/inf")
-        return loss
-    return run
-
-
-def torch_runner(X, threads, seed=0, fused_adam=False):
-    """Return ``run(steps)`` training the same VAE with PyTorch eager mode on the CPU.
-
-    ``fused_adam=True`` uses ``torch.optim.Adam(..., fused=True)`` (one fused kernel for all
-    parameters) instead of the default single-tensor loop.
-    """
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-
-    class TorchVAE(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.e1, self.e2 = torch.nn.Linear(D, H), torch.nn.Linear(H, 2 * K)
-            self.d1, self.d2 = torch.nn.Linear(K, H), torch.nn.Linear(H, D)
-
-        def forward(self, x, eps):
-            mu, logvar = self.e2(F.relu(self.e1(x))).chunk(2, dim=1)
-            std = torch.exp(0.5 * logvar)
-            z = mu + std * eps
-            logits = self.d2(F.relu(self.d1(z)))
-            n = x.shape[0]
-            rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
-            kl = 0.5 * (std * std + mu * mu - 1 - logvar).sum() / n
-            return rec + kl
-
-    model = TorchVAE()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"fused": True} if fused_adam else {}))
-    Xt = torch.from_numpy(X)                                 # shares memory, no copy
-    xb = torch.empty((BATCH, D), dtype=torch.float32)
-    gen = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    state = {"order": torch.from_numpy(rng.permutation(N_DATA)), "pos": 0}
-
-    def run(steps):
-        for _ in range(steps):
-            if state["pos"] + BATCH > N_DATA:
-                state["order"], state["pos"] = torch.from_numpy(rng.permutation(N_DATA)), 0
-            idx = state["order"][state["pos"]:state["pos"] + BATCH]
-            state["pos"] += BATCH
-            torch.index_select(Xt, 0, idx, out=xb)
-            eps = torch.randn((BATCH, K), generator=gen)
-            opt.zero_grad(set_to_none=True)
-            loss = model(xb, eps)
-            loss.backward()
-            opt.step()
-        return loss.item()
-    return run
+_DATA = {"kind": "mnist"}
 
 
 def gemm_only_runner():
@@ -217,22 +140,38 @@ def peak_runner(use_torch=False, size=1024):
 
 
 # ------------------------------------------------------------------------------------ measuring
-def measure(threads, rounds, steps, include_torch):
+def measure(threads, rounds, steps, include_peers, include_compile=True):
     """Interleaved timings in the current process (BLAS threads already fixed by the env)."""
     import numpy as np
     X = make_data()
-    variants = {"vae_np numba": vae_np_runner(X, "numba"),
-                "vae_np numpy": vae_np_runner(X, "numpy")}
-    have_torch = False
-    if include_torch:
+    variants = {"vae_np numba": peers.vae_np_runner(X, "numba", "auto"),
+                "vae_np numba dense": peers.vae_np_runner(X, "numba", "dense"),
+                "vae_np numpy": peers.vae_np_runner(X, "numpy")}
+    have_torch = have_jax = False
+    if include_peers:
         try:
             import torch  # noqa: F401
             have_torch = True
         except ImportError:
-            print("torch is not importable: skipping the PyTorch variant", file=sys.stderr)
+            print("torch is not importable: skipping the PyTorch variants", file=sys.stderr)
+        try:
+            import jax  # noqa: F401
+            have_jax = True
+        except ImportError:
+            print("jax is not importable: skipping the JAX variant", file=sys.stderr)
+    if have_jax:
+        variants["jax jit"] = peers.jax_runner(X)
     if have_torch:
-        variants["torch eager"] = torch_runner(X, threads)
-        variants["torch eager fused-Adam"] = torch_runner(X, threads, fused_adam=True)
+        variants["torch eager"] = peers.torch_runner(X, threads)
+        variants["torch eager fused-Adam"] = peers.torch_runner(X, threads, fused_adam=True)
+        if include_compile:
+            try:
+                run = peers.torch_runner(X, threads, compiled=True)
+                run(3)                                      # compiles (about a minute)
+                variants["torch.compile"] = run
+            except Exception as e:                          # no compiler, unsupported platform
+                print(f"torch.compile does not run here ({type(e).__name__}: {e})",
+                      file=sys.stderr)
     variants["gemm only"] = gemm_only_runner()
     peaks = {"numpy": peak_runner(False)}
     if have_torch:
@@ -268,11 +207,22 @@ def measure(threads, rounds, steps, include_torch):
                      if i.get("internal_api") == "openblas"), None)
     except ImportError:  # pragma: no cover - threadpoolctl is a project dependency
         core = None
-    return {"threads": threads, "rounds": rounds, "steps_per_run": steps_per,
+    return {"threads": threads, "rounds": rounds, "steps_per_run": steps_per, "data": _DATA["kind"],
+            "data_density": float(X.mean()), "versions": _versions(),
             "openblas_core": core, "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
             "steps_per_s": rates, "steps_per_cpu_s": cpu_rates, "peak_gflops": peak_rates,
             "step_gemm_flops": step_flops(),
             "numpy_version": np.__version__}
+
+
+def _versions():
+    out = {}
+    for name in ("numpy", "numba", "torch", "jax", "jaxlib"):
+        try:
+            out[name] = __import__(name).__version__
+        except ImportError:
+            out[name] = None
+    return out
 
 
 def summarize(res):
@@ -289,10 +239,13 @@ def summarize(res):
                          ms=1e3 / sps, gflops=sps * flops / 1e9,
                          peak_fraction=sps * flops / 1e9 / peak))
     ratios = {}
-    if "vae_np numba" in med:
-        for other in ("torch eager", "torch eager fused-Adam", "vae_np numpy", "gemm only"):
-            if other in med:
-                ratios[f"vae_np numba / {other}"] = med["vae_np numba"] / med[other]
+    for ours in ("vae_np numba", "vae_np numba dense"):
+        if ours not in med:
+            continue
+        for other in ("jax jit", "torch eager", "torch eager fused-Adam", "torch.compile",
+                      "vae_np numpy", "vae_np numba dense", "gemm only"):
+            if other in med and other != ours:
+                ratios[f"{ours} / {other}"] = med[ours] / med[other]
     return dict(threads=res["threads"], rows=rows, peak_gflops=peak_each, peak=peak,
                 ratios=ratios, openblas_core=res.get("openblas_core"))
 
@@ -390,6 +343,16 @@ def machine_info():
         info["torch"] = torch.__version__
     except ImportError:
         info["torch"] = None
+    for name in ("jax", "jaxlib"):
+        try:
+            info[name] = __import__(name).__version__
+        except ImportError:
+            info[name] = None
+    try:
+        info["uptime_at_start"] = subprocess.run(["uptime"], capture_output=True,
+                                                 text=True).stdout.strip()
+    except OSError:
+        pass
     try:
         info["loadavg_at_start"] = os.getloadavg()
     except OSError:
@@ -402,7 +365,12 @@ def main(argv=None):
     p.add_argument("--threads", default="2,1", help="comma-separated BLAS/torch thread counts")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians over them)")
     p.add_argument("--steps", type=int, default=60, help="training steps per timed run")
-    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch variant")
+    p.add_argument("--no-torch", action="store_true",
+                   help="skip the optional peers (PyTorch and JAX)")
+    p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    p.add_argument("--data", choices=("mnist", "random"), default="mnist",
+                   help="mnist: the embedded MNIST images, binarized, repeated to 60,000 rows "
+                        "(13%% ones); random: independent pixels, P(1) = 0.5")
     p.add_argument("--json", help="also write the raw timings and summaries to this file")
     p.add_argument("--report", help="print Markdown tables from a JSON file written by --json")
     p.add_argument("--memory", action="store_true",
@@ -419,8 +387,9 @@ def main(argv=None):
         with open(a.report) as f:
             print(markdown_report(json.load(f)))
         return
+    _DATA["kind"] = a.data
     if a.child is not None:
-        res = measure(a.child, a.rounds, a.steps, not a.no_torch)
+        res = measure(a.child, a.rounds, a.steps, not a.no_torch, not a.no_compile)
         print(json.dumps(res))
         return
     out = {"machine": machine_info(), "command": " ".join([os.path.basename(sys.executable),
@@ -429,11 +398,18 @@ def main(argv=None):
     for t in (int(s) for s in a.threads.split(",")):
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t),
                    MKL_NUM_THREADS=str(t))
+        if t == 1:      # XLA: no Eigen thread pool, one intra-op thread
+            env["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false "
+                                "intra_op_parallelism_threads=1")
         if a.openblas_coretype:
             env["OPENBLAS_CORETYPE"] = a.openblas_coretype
         cmd = [sys.executable, os.path.abspath(__file__), "--child", str(t),
                "--rounds", str(a.rounds), "--steps", str(a.steps)]
         cmd += ["--no-torch"] if a.no_torch else []
+        cmd += ["--no-compile"] if a.no_compile else []
+        cmd += ["--data", a.data]
+        if t == 1 and shutil.which("taskset"):
+            cmd = ["taskset", "-c", "0", *cmd]              # one core: pinned
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         sys.stderr.write(proc.stderr)                  # warnings, or the reason of a failure
         if proc.returncode != 0:

@@ -10,11 +10,24 @@ Everything here computes what :mod:`vae_np.nn` computes, faster, and is tested a
   backward + bias gradient, likelihood + gradient
 * :mod:`~vae_np.fast.flat` — passes over the flat parameter and gradient buffers: the finite
   check, and SGD, Adagrad and Adam as one kernel call per step
+* :mod:`~vae_np.fast.sparse` — the encoder's first layer computed from the nonzero pixels only
+  (binarized MNIST is about 13% ones): its forward product and its weight gradient
 * :mod:`~vae_np.fast.matmul` — a matrix multiply written from scratch (teaching code)
-* :mod:`~vae_np.fast.backends` — ``set_backend``, ``get_backend``, ``backend``
+* :mod:`~vae_np.fast.backends` — ``set_backend``, ``get_backend``, ``backend``; and
+  ``set_first_layer``, ``get_first_layer``, ``first_layer`` (``"auto"``, ``"dense"``, ``"sparse"``)
 """
-from . import backends, elementwise, flat, matmul, step
-from .backends import BACKENDS, backend, get_backend, set_backend
+from . import backends, elementwise, flat, matmul, sparse, step
+from .backends import (
+    BACKENDS,
+    FIRST_LAYER_MODES,
+    backend,
+    first_layer,
+    get_backend,
+    get_first_layer,
+    set_backend,
+    set_first_layer,
+)
 
-__all__ = ["backends", "elementwise", "flat", "matmul", "step", "BACKENDS", "backend",
-           "get_backend", "set_backend"]
+__all__ = ["backends", "elementwise", "flat", "matmul", "sparse", "step", "BACKENDS", "backend",
+           "get_backend", "set_backend", "FIRST_LAYER_MODES", "first_layer", "get_first_layer",
+           "set_first_layer"]

@@ -12,7 +12,10 @@ computes the same numbers (to float rounding) for a whole step with
   gradient (:mod:`~vae_np.fast.elementwise`); the sampling layer + the KL term, and their
   backward pass (the two kernels below, whose reference is :meth:`vae_np.nn.VAE.loss_and_grads`:
   ``z = mu + exp(0.5*logvar)*eps`` and :func:`vae_np.nn.losses.kl_normal_std`);
-* no gradient with respect to the input data (the first layer's ``dX`` is never needed).
+* no gradient with respect to the input data (the first layer's ``dX`` is never needed);
+* on mostly-zero batches (binarized images), the encoder's first layer on the sparse kernels of
+  :mod:`~vae_np.fast.sparse`: its forward product and weight gradient cost time in proportion to
+  the batch's nonzeros (the choice is :func:`vae_np.fast.backends.set_first_layer`'s).
 
 The buffers are kept per model and batch size, so a training loop reuses them from step to step
 (a fresh temporary of a few hundred kB costs page faults on every step).
@@ -31,6 +34,7 @@ import numpy as np
 
 from .._validation import check_float, check_kernel_array, invalid
 from ..nn import VAE, Autoencoder, Linear
+from . import backends, sparse
 from ._jit import njit
 from .elementwise import (
     _act_backward_bias,
@@ -239,6 +243,7 @@ class _Workspace:
         self.std, self.z, self.dz = (np.empty((n, k), dtype) for _ in range(3))
         self.E, self.L = np.empty((n, d), dtype), np.empty((n, d), dtype)
         self.col, self.total = np.empty(d, dtype), np.empty(d, np.float64)
+        self.index = None          # the nonzeros of the batch (sparse first layer), when used
 
 
 def _workspace(model, enc, dec, n):
@@ -258,11 +263,30 @@ def clear_workspaces(model):
     _workspaces.pop(model, None)
 
 
-def _forward(stages, X, outs, last_bias=True):
-    """``outs[s] = act_s(outs[s-1] @ W_s + b_s)``; the last bias is left out if asked."""
+def _sparse_index(ws, X):
+    """The index of the nonzeros of ``X`` if the first layer takes the sparse kernels for this
+    batch (the :func:`~vae_np.fast.backends.set_first_layer` mode and the batch's density
+    decide), else None."""
+    mode = backends.get_first_layer()
+    if mode == "dense":
+        return None
+    density = 1.0 if mode == "sparse" else sparse.AUTO_MAX_DENSITY
+    index = ws.index
+    if index is None or index.max_density != density:
+        index = ws.index = sparse.SparseIndex(X.shape[0], X.shape[1], density)
+    return index if sparse._index_batch(X, index) else None
+
+
+def _forward(stages, X, outs, last_bias=True, index=None):
+    """``outs[s] = act_s(outs[s-1] @ W_s + b_s)``; the last bias is left out if asked. With the
+    ``index`` of the nonzeros of ``X``, the first stage runs on the sparse kernel."""
     last = len(stages) - 1
     for s, (lin, act) in enumerate(stages):
         Y = outs[s]
+        if s == 0 and index is not None:           # only for the encoder (last_bias is True)
+            sparse._sparse_forward(X, index, lin.params["W"], lin.params["b"], act, Y)
+            X = Y
+            continue
         np.matmul(X, lin.params["W"], out=Y)
         if s < last or last_bias:
             _bias_act_forward(Y, lin.params["b"], act)
@@ -270,15 +294,19 @@ def _forward(stages, X, outs, last_bias=True):
     return X
 
 
-def _backward(stages, X, outs, grads, G, dX=None):
+def _backward(stages, X, outs, grads, G, dX=None, index=None):
     """Backward through the stages, writing (not adding) every ``W`` and ``b`` gradient.
 
     ``G`` holds ∂L/∂(pre-activation output of the last stage), whose bias gradient the caller
-    has already written. ``dX`` (optional buffer) receives ∂L/∂X.
+    has already written. ``dX`` (optional buffer) receives ∂L/∂X. With the ``index`` of the
+    nonzeros of ``X``, the first stage's weight gradient runs on the sparse kernel.
     """
     for s in range(len(stages) - 1, -1, -1):
         lin = stages[s][0]
-        np.matmul((X if s == 0 else outs[s - 1]).T, G, out=lin.grads["W"])
+        if s == 0 and index is not None:
+            sparse._sparse_weight_grad(X, index, G, lin.grads["W"])
+        else:
+            np.matmul((X if s == 0 else outs[s - 1]).T, G, out=lin.grads["W"])
         if s > 0:
             prev, act = stages[s - 1]
             np.matmul(G, lin.params["W"].T, out=grads[s - 1])
@@ -344,7 +372,8 @@ def loss_and_grads(model, X, eps, beta=1.0):
         beta = check_float(beta, "beta", owner, low=0.0)
     enc, dec, _ = plan
     ws = _workspace(model, enc, dec, n)
-    H = _forward(enc, X, ws.enc_out)
+    index = _sparse_index(ws, X)
+    H = _forward(enc, X, ws.enc_out, index=index)
     if isinstance(model, VAE):                                      # H = [mu, logvar]
         kl = _reparam_kl(H, eps, ws.std, ws.z) / n
         recon = _decode_loss(model, dec, ws, ws.z, X) / n
@@ -360,7 +389,7 @@ def loss_and_grads(model, X, eps, beta=1.0):
         recon = _decode_loss(model, dec, ws, z, X) / n
         dH = ws.dz
         dH.sum(axis=0, out=enc[-1][0].grads["b"])
-    _backward(enc, X, ws.enc_out, ws.enc_grad, dH)
+    _backward(enc, X, ws.enc_out, ws.enc_grad, dH, index=index)
     loss = recon + beta * kl
     model.terms = {"loss": loss, "recon": recon, "kl": kl}
     return loss, model.grads

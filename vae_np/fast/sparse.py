@@ -1,0 +1,294 @@
+"""The first layer on mostly-zero inputs: work proportional to the nonzeros, not to the pixels.
+
+A binarized MNIST batch is about 87% zeros. The encoder's first layer multiplies it by ``W``
+twice per step, and a dense GEMM spends most of its multiply-adds on those zeros:
+
+* forward, ``Y = X @ W``: row ``i`` of ``Y`` is ``sum_j X[i, j] * W[j]`` over the pixels ``j``
+  that are nonzero in row ``i`` (for a binary row: a sum of selected rows of ``W``);
+* weight gradient, ``dW = X.T @ G``: row ``j`` of ``dW`` is ``sum_i X[i, j] * G[i]`` over the
+  examples ``i`` in which pixel ``j`` is nonzero (zero for a pixel that is off in the whole
+  batch). The input gradient ``dX`` is never needed: ``X`` is the data.
+
+:func:`index_batch` lists the nonzeros of a batch once, both by row (for the forward) and by
+column (for the weight gradient), in a :class:`SparseIndex` whose buffers are reused from
+batch to batch. It gives up (returns False) as soon as the batch has more nonzeros than its
+budget, so a dense batch costs only part of one scan before the dense BLAS path takes over.
+The values are read from ``X`` itself, so grey levels work as well as 0/1.
+
+Which path a training step takes is the setting of :func:`vae_np.fast.backends.set_first_layer`;
+``"auto"`` takes this one when the batch's density is at most :data:`AUTO_MAX_DENSITY`, the
+crossover measured by ``benchmarks/bench_sparse.py`` (``benchmarks/README.md``).
+
+The kernels run over contiguous 1-D row slices, four nonzeros per pass (so that each load and
+store of an output row serves four rows of ``W`` or ``G``); LLVM vectorises the inner loops,
+with ``fastmath={"contract"}`` allowing only fused multiply-adds. The sums are in another order
+than BLAS's, so the results agree with ``X @ W`` to float rounding (``tests/fast``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._validation import (
+    check_float,
+    check_instance,
+    check_kernel_array,
+    check_option,
+    check_positive_int,
+)
+from ..nn.layers import ACTIVATION_NAMES, ACTIVATIONS
+from ._jit import njit
+
+__all__ = ["AUTO_MAX_DENSITY", "SparseIndex", "index_batch", "sparse_forward",
+           "sparse_weight_grad"]
+
+#: Largest fraction of nonzero inputs at which ``"auto"`` takes the sparse first layer. Measured
+#: (``benchmarks/bench_sparse.py``, whole training steps of the 784-400-20 VAE, batch 128): with
+#: one BLAS thread the sparse step is faster up to a density of about 0.2 (about as fast as the
+#: dense one from 0.2 to 0.3); with two BLAS threads, which halve the dense products but not the
+#: single-threaded sparse kernels, only up to about 0.1 on random patterns (binarized MNIST, at
+#: 0.13, still gained there). Set a little below the one-thread crossover, the book's setting.
+AUTO_MAX_DENSITY = 0.18
+
+
+# ---------------------------------------------------------------- the index of the nonzeros
+@njit
+def _index_nb(X, max_nnz, rowptr, cols, colptr, rows):
+    # Row-wise compaction without a branch per pixel (the pattern of a binarized image is
+    # random, a branch would be mispredicted often): every index is stored, the count only
+    # moves on for a nonzero. ``cols`` has room for max_nnz + d entries for that reason.
+    n, d = X.shape
+    zero = X.dtype.type(0)
+    for j in range(d + 1):
+        colptr[j] = 0
+    nnz = 0
+    for i in range(n):
+        rowptr[i] = nnz
+        if nnz > max_nnz:
+            return -1
+        x = X[i]
+        for j in range(d):
+            cols[nnz] = j
+            nnz += x[j] != zero
+    rowptr[n] = nnz
+    if nnz > max_nnz:
+        return -1
+    for t in range(nnz):                      # column counts, then their prefix sums
+        colptr[cols[t] + 1] += 1
+    for j in range(d):
+        colptr[j + 1] += colptr[j]
+    for i in range(n):                        # counting sort by column: rows in order per column
+        for t in range(rowptr[i], rowptr[i + 1]):
+            j = cols[t]
+            rows[colptr[j]] = i
+            colptr[j] += 1
+    for j in range(d, 0, -1):                 # colptr[j] now holds the end of column j: shift
+        colptr[j] = colptr[j - 1]
+    colptr[0] = 0
+    return nnz
+
+
+class SparseIndex:
+    """The nonzeros of a batch of shape (n, d), by row and by column (buffers for reuse).
+
+    Parameters
+    ----------
+    n, d : int
+        Batch shape.
+    max_density : float in [0, 1]
+        The budget: room for ``ceil(max_density * n * d)`` nonzeros; :func:`index_batch` fails
+        on a batch with more.
+
+    Attributes
+    ----------
+    rowptr : ndarray of shape (n + 1,), int32
+        Row ``i``'s nonzero pixels are ``cols[rowptr[i]:rowptr[i + 1]]``.
+    cols : ndarray of int32
+    colptr : ndarray of shape (d + 1,), int32
+        The examples in which pixel ``j`` is nonzero are ``rows[colptr[j]:colptr[j + 1]]``.
+    rows : ndarray of int32
+    nnz : int
+        Number of nonzeros of the last batch indexed (-1 if it was over the budget).
+    """
+
+    def __init__(self, n, d, max_density=1.0):
+        n = check_positive_int(n, "n", "SparseIndex")
+        d = check_positive_int(d, "d", "SparseIndex")
+        max_density = check_float(max_density, "max_density", "SparseIndex", low=0.0, high=1.0)
+        self.shape = (n, d)
+        self.max_density = max_density
+        self.max_nnz = min(n * d, math.ceil(max_density * n * d))
+        self.rowptr = np.zeros(n + 1, np.int32)
+        self.cols = np.zeros(self.max_nnz + d, np.int32)
+        self.colptr = np.zeros(d + 1, np.int32)
+        self.rows = np.zeros(self.max_nnz, np.int32)
+        self.nnz = -1
+
+
+def index_batch(X, index):
+    """List the nonzeros of ``X`` into ``index``, unless there are more than its budget.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        C-contiguous float32 or float64 batch.
+    index : SparseIndex
+        Built for shape (n, d).
+
+    Returns
+    -------
+    bool
+        True if ``X`` has at most ``index.max_nnz`` nonzeros (the index then describes ``X``);
+        False otherwise (the index is then unusable until the next successful call).
+    """
+    owner = "index_batch"
+    check_instance(index, SparseIndex, "index", owner)
+    check_kernel_array(X, "X", owner, index.shape)
+    return _index_batch(X, index)
+
+
+def _index_batch(X, index):
+    index.nnz = int(_index_nb(X, index.max_nnz, index.rowptr, index.cols, index.colptr,
+                              index.rows))
+    return index.nnz >= 0
+
+
+# ---------------------------------------------------------------- forward: Y = act(X @ W + b)
+@njit(fastmath={"contract"})
+def _csr_forward_nb(X, rowptr, cols, W, b, relu, Y, i0, i1):
+    # rows i0 <= i < i1 of Y (ranges let threads share the work; two threads measured no
+    # faster next to OpenBLAS's two, so the step runs one range, all rows)
+    h = Y.shape[1]
+    zero = Y.dtype.type(0)
+    for i in range(i0, i1):
+        y = Y[i]
+        x = X[i]
+        for c in range(h):
+            y[c] = b[c]
+        t = rowptr[i]
+        end = rowptr[i + 1]
+        while t + 4 <= end:
+            j0, j1, j2, j3 = cols[t], cols[t + 1], cols[t + 2], cols[t + 3]
+            v0, v1, v2, v3 = x[j0], x[j1], x[j2], x[j3]
+            w0, w1, w2, w3 = W[j0], W[j1], W[j2], W[j3]
+            for c in range(h):
+                y[c] += (v0 * w0[c] + v1 * w1[c]) + (v2 * w2[c] + v3 * w3[c])
+            t += 4
+        while t < end:
+            j0 = cols[t]
+            v0 = x[j0]
+            w0 = W[j0]
+            for c in range(h):
+                y[c] += v0 * w0[c]
+            t += 1
+        if relu:
+            for c in range(h):
+                v = y[c]
+                y[c] = v if v > zero else zero
+
+
+def sparse_forward(X, index, W, b, act, Y):
+    """``Y = act(X @ W + b)`` with work proportional to the nonzeros of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The batch that ``index`` describes (the values are read from it).
+    index : SparseIndex
+        Filled by a successful :func:`index_batch` of ``X``.
+    W : ndarray of shape (d, h)
+    b : ndarray of shape (h,)
+    act : str
+        A name in :data:`vae_np.nn.layers.ACTIVATIONS` (ReLU and the identity are fused into
+        the kernel; others are applied in place afterwards).
+    Y : ndarray of shape (n, h)
+        Overwritten with the result.
+
+    Returns
+    -------
+    Y : ndarray of shape (n, h)
+    """
+    owner = "sparse_forward"
+    act = check_option(act, "act", ACTIVATION_NAMES, owner)
+    check_instance(index, SparseIndex, "index", owner)
+    X = check_kernel_array(X, "X", owner, index.shape)
+    check_kernel_array(W, "W", owner, (index.shape[1], None), X.dtype)
+    check_kernel_array(b, "b", owner, (W.shape[1],), X.dtype)
+    check_kernel_array(Y, "Y", owner, (index.shape[0], W.shape[1]), X.dtype, writeable=True)
+    _check_filled(index, owner)
+    return _sparse_forward(X, index, W, b, act, Y)
+
+
+def _check_filled(index, owner):
+    if index.nnz < 0:
+        raise ValueError(f"{owner}: the index does not describe a batch (the last index_batch "
+                         "failed or was never called)")
+
+
+def _sparse_forward(X, index, W, b, act, Y):
+    _csr_forward_nb(X, index.rowptr, index.cols, W, b, act == "relu", Y, 0, Y.shape[0])
+    if act not in ("relu", "identity"):
+        Y[...] = ACTIVATIONS[act].f(Y)
+    return Y
+
+
+# ---------------------------------------------------------------- weight gradient: dW = X.T @ G
+@njit(fastmath={"contract"})
+def _csc_weight_grad_nb(X, colptr, rows, G, dW, j0, j1):
+    # rows j0 <= j < j1 of dW
+    h = dW.shape[1]
+    zero = dW.dtype.type(0)
+    for j in range(j0, j1):
+        out = dW[j]
+        for c in range(h):
+            out[c] = zero
+        t = colptr[j]
+        end = colptr[j + 1]
+        while t + 4 <= end:
+            i0, i1, i2, i3 = rows[t], rows[t + 1], rows[t + 2], rows[t + 3]
+            v0, v1, v2, v3 = X[i0, j], X[i1, j], X[i2, j], X[i3, j]
+            g0, g1, g2, g3 = G[i0], G[i1], G[i2], G[i3]
+            for c in range(h):
+                out[c] += (v0 * g0[c] + v1 * g1[c]) + (v2 * g2[c] + v3 * g3[c])
+            t += 4
+        while t < end:
+            i0 = rows[t]
+            v0 = X[i0, j]
+            g0 = G[i0]
+            for c in range(h):
+                out[c] += v0 * g0[c]
+            t += 1
+
+
+def sparse_weight_grad(X, index, G, dW):
+    """``dW = X.T @ G`` with work proportional to the nonzeros of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The batch that ``index`` describes.
+    index : SparseIndex
+        Filled by a successful :func:`index_batch` of ``X``.
+    G : ndarray of shape (n, h)
+        ∂L/∂(the layer's pre-activation output).
+    dW : ndarray of shape (d, h)
+        Overwritten with ∂L/∂W (rows of pixels that are zero in the whole batch become 0).
+
+    Returns
+    -------
+    dW : ndarray of shape (d, h)
+    """
+    owner = "sparse_weight_grad"
+    check_instance(index, SparseIndex, "index", owner)
+    X = check_kernel_array(X, "X", owner, index.shape)
+    check_kernel_array(G, "G", owner, (index.shape[0], None), X.dtype)
+    check_kernel_array(dW, "dW", owner, (index.shape[1], G.shape[1]), X.dtype, writeable=True)
+    _check_filled(index, owner)
+    return _sparse_weight_grad(X, index, G, dW)
+
+
+def _sparse_weight_grad(X, index, G, dW):
+    _csc_weight_grad_nb(X, index.colptr, index.rows, G, dW, 0, dW.shape[0])
+    return dW
+
