@@ -14,15 +14,17 @@ The package in layers (each module has one concept):
 * :mod:`vae_np.export` — ``export_decoder``, ``load_decoder_export``: a decoder as JSON-able
   float32 data (the book's in-browser latent explorer)
 * :mod:`vae_np.io` — ``save``, ``load`` (checkpoints); :mod:`vae_np.plotting` — figures;
+  :mod:`vae_np.diagrams` — the conceptual figures (graphical model, computation graph);
   :mod:`vae_np.threads` — ``blas_threads``
 
 ``nn`` and ``prob`` never import ``fast`` or numba (``tests/test_architecture.py``).
 """
-from . import analysis, data, export, fast, io, nn, plotting, prob, threads, train
+from . import analysis, data, diagrams, export, fast, io, nn, plotting, prob, threads, train
 from ._validation import InvalidParameterError
 from .data import load_mnist, make_moons
 from .io import load, save
 from .nn import (
+           IWAE,
            MLP,
            SGD,
            VAE,
@@ -30,6 +32,7 @@ from .nn import (
            Adam,
            Autoencoder,
            ConditionalVAE,
+           FreeBitsVAE,
            Linear,
            ReLU,
            Sigmoid,
@@ -42,8 +45,8 @@ from .train import History, NonFiniteLossError, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["VAE", "ConditionalVAE", "Autoencoder", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Softplus",
-           "SGD", "Adagrad", "Adam", "fit", "History", "NonFiniteLossError", "load_mnist",
-           "make_moons", "save", "load", "PCA", "GaussianMixture", "LinearGaussian",
-           "blas_threads", "InvalidParameterError", "analysis", "data", "export", "fast", "io",
-           "nn", "plotting", "prob", "threads", "train"]
+__all__ = ["VAE", "ConditionalVAE", "IWAE", "FreeBitsVAE", "Autoencoder", "MLP", "Linear", "ReLU",
+           "Tanh", "Sigmoid", "Softplus", "SGD", "Adagrad", "Adam", "fit", "History",
+           "NonFiniteLossError", "load_mnist", "make_moons", "save", "load", "PCA",
+           "GaussianMixture", "LinearGaussian", "blas_threads", "InvalidParameterError", "analysis",
+           "data", "export", "fast", "io", "nn", "diagrams", "plotting", "prob", "threads", "train"]
