@@ -113,6 +113,10 @@ def test_moon_measures_agree_with_their_definitions(small_moons):
     recon = moons.judge_moons(model.reconstruct(small_moons[:40]), phases, templates)["rms"]
     assert r["recon_rms"] == pytest.approx(np.median(recon))
     assert r["mid_ratio"] == pytest.approx(r["mid_rms"] / r["recon_rms"])
+    assert set(moons.MOON_COLUMNS) <= set(r)          # the default table can show every column
+    text = moons.moon_table({"AE": [r]})
+    assert "recon. distance" in text.splitlines()[0]
+    assert f"{r['recon_rms']:.3f} ± 0.000" in text.splitlines()[1]
     with pytest.raises(ValueError, match="odd"):
         moons.moon_measures(model, small_moons, full, half, np.random.default_rng(0), phases,
                             templates, n_steps=4)

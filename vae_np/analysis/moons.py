@@ -48,9 +48,12 @@ MOON_SETUP = {"n_moons": 1000, "data_seed": 0, "size": 16, "hidden": 128, "epoch
 #: The three models compared.
 MOON_KINDS = ("autoencoder", "noisy-code autoencoder", "VAE")
 #: Columns of :func:`moon_table`: measure -> (header, format).
-MOON_COLUMNS = {"mid_rms": ("midpoint: distance", ".3f"), "mid_ratio": ("/ recon. dist.", ".1f"),
-                "mid_lit": ("lit fraction", ".2f"), "mid_phase": ("nearest phase", ".2f"),
-                "in_order": ("steps in order", ".2f"), "sample_rms": ("samples: distance", ".3f")}
+#: Every distance is the RMS pixel distance to the nearest true moon; "recon." and "samples" are
+#: medians over the reconstructed training moons and the decoded sampled codes.
+MOON_COLUMNS = {"recon_rms": ("recon. distance", ".3f"), "mid_rms": ("midpoint distance", ".3f"),
+                "mid_ratio": ("midpoint / recon.", ".1f"), "mid_lit": ("midpoint lit", ".2f"),
+                "mid_phase": ("nearest phase", ".2f"), "in_order": ("steps in order", ".2f"),
+                "sample_rms": ("samples: median dist.", ".3f")}
 
 
 def moon_templates(n_phases=201, size=28):
