@@ -20,6 +20,10 @@ Variants:
   ``vae_np.fast.flat.optimizer_step``; the first layer in the default ``"auto"`` mode (sparse
   kernels for batches with at most 18% nonzeros, :mod:`vae_np.fast.sparse`; the recorded
   results/peers.json was run with a threshold of 25%, the same choice on its 13% data).
+  With 2 or more threads this is the several-core step of ``vae_np.fast.parallel`` (the
+  batch's rows in blocks on numba's threads, BLAS on one thread per block).
+* ``vae_np numba one-core step`` (2+ threads only): the one-core fused step, its products on
+  BLAS's threads and the rest on one core (the library before ``vae_np.fast.parallel``).
 * ``vae_np numba dense``: the same with ``first_layer("dense")`` (BLAS for every product).
 * ``jax jit``: the same model, loss and Adam as one ``jax.jit`` function (``benchmarks/peers.py``);
   one thread via ``XLA_FLAGS``; only if jax is importable.
@@ -140,13 +144,16 @@ def peak_runner(use_torch=False, size=1024):
 
 
 # ------------------------------------------------------------------------------------ measuring
-def measure(threads, rounds, steps, include_peers, include_compile=True):
+def measure(threads, rounds, steps, include_peers, include_compile=True, pause=0.3):
     """Interleaved timings in the current process (BLAS threads already fixed by the env)."""
     import numpy as np
     X = make_data()
     variants = {"vae_np numba": peers.vae_np_runner(X, "numba", "auto"),
                 "vae_np numba dense": peers.vae_np_runner(X, "numba", "dense"),
                 "vae_np numpy": peers.vae_np_runner(X, "numpy")}
+    if threads > 1:
+        variants["vae_np numba one-core step"] = peers.vae_np_runner(X, "numba", "auto",
+                                                                     one_core=True)
     have_torch = have_jax = False
     if include_peers:
         try:
@@ -193,6 +200,7 @@ def measure(threads, rounds, steps, include_peers, include_compile=True):
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]   # rotate the starting variant
         for name in order:
+            time.sleep(pause)       # the last variant's spinning worker threads go to sleep
             t0, c0 = time.perf_counter(), time.process_time()
             variants[name](steps_per[name])
             rates[name].append(steps_per[name] / (time.perf_counter() - t0))
@@ -243,7 +251,8 @@ def summarize(res):
         if ours not in med:
             continue
         for other in ("jax jit", "torch eager", "torch eager fused-Adam", "torch.compile",
-                      "vae_np numpy", "vae_np numba dense", "gemm only"):
+                      "vae_np numpy", "vae_np numba dense", "vae_np numba one-core step",
+                      "gemm only"):
             if other in med and other != ours:
                 ratios[f"{ours} / {other}"] = med[ours] / med[other]
     return dict(threads=res["threads"], rows=rows, peak_gflops=peak_each, peak=peak,
@@ -365,6 +374,9 @@ def main(argv=None):
     p.add_argument("--threads", default="2,1", help="comma-separated BLAS/torch thread counts")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians over them)")
     p.add_argument("--steps", type=int, default=60, help="training steps per timed run")
+    p.add_argument("--pause", type=float, default=0.3,
+                   help="seconds of idle before each timed run, so that no variant runs while the "
+                        "previous one's worker threads (OpenBLAS, OpenMP, XLA) still spin")
     p.add_argument("--no-torch", action="store_true",
                    help="skip the optional peers (PyTorch and JAX)")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
@@ -389,7 +401,7 @@ def main(argv=None):
         return
     _DATA["kind"] = a.data
     if a.child is not None:
-        res = measure(a.child, a.rounds, a.steps, not a.no_torch, not a.no_compile)
+        res = measure(a.child, a.rounds, a.steps, not a.no_torch, not a.no_compile, a.pause)
         print(json.dumps(res))
         return
     out = {"machine": machine_info(), "command": " ".join([os.path.basename(sys.executable),
@@ -404,7 +416,7 @@ def main(argv=None):
         if a.openblas_coretype:
             env["OPENBLAS_CORETYPE"] = a.openblas_coretype
         cmd = [sys.executable, os.path.abspath(__file__), "--child", str(t),
-               "--rounds", str(a.rounds), "--steps", str(a.steps)]
+               "--rounds", str(a.rounds), "--steps", str(a.steps), "--pause", str(a.pause)]
         cmd += ["--no-torch"] if a.no_torch else []
         cmd += ["--no-compile"] if a.no_compile else []
         cmd += ["--data", a.data]

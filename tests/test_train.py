@@ -61,6 +61,8 @@ def test_nan_stops_training_and_keeps_the_last_finite_parameters(mnist, backend,
 
     # whichever step fit runs (the fast one with "numba", the reference with "numpy")
     monkeypatch.setattr(vae_np.fast.step, "loss_and_grads", poison(vae_np.fast.step.loss_and_grads))
+    monkeypatch.setattr(vae_np.fast.parallel, "loss_and_grads",
+                        poison(vae_np.fast.parallel.loss_and_grads))     # (several cores)
     monkeypatch.setattr(model, "loss_and_grads", poison(model.loss_and_grads))
     opt = vae_np.Adam(1e-3)
     with vae_np.fast.backend(backend):

@@ -69,15 +69,16 @@ class History:
         return dict(self.__dict__)
 
 
-def _first_nonfinite(loss, grads, flat=None):
+def _first_nonfinite(loss, grads, flat=None, parts=1):
     """What is NaN/inf: the loss or the first such gradient (None if all are finite).
 
     ``flat``, if given, is the 1-D array that the gradient arrays tile: one compiled pass checks
-    them all, and the arrays are looked at one by one only when it finds something.
+    them all (in ``parts`` pieces at once), and the arrays are looked at one by one only when it
+    finds something.
     """
     if not math.isfinite(loss):
         return f"the loss ({loss})"
-    if flat is not None and all_finite(flat):
+    if flat is not None and all_finite(flat, parts):
         return None
     for name, g in grads.items():
         if not np.isfinite(g).all():
@@ -98,7 +99,9 @@ def make_step(model, optimizer, beta=1.0, weight_decay=0.0):
     This is where the fast or the reference path is chosen, once: with the ``"numba"`` backend,
     ``vae_np.fast.step.loss_and_grads`` when it supports the model and
     ``vae_np.fast.flat.optimizer_step`` (which falls back to ``optimizer.step`` by itself);
-    otherwise ``model.loss_and_grads`` and ``optimizer.step``.
+    otherwise ``model.loss_and_grads`` and ``optimizer.step``. When NumPy's BLAS may use several
+    threads (``vae_np.blas_threads``) and ``vae_np.fast.parallel`` supports the model, the fast
+    step runs on that many cores (:func:`vae_np.fast.parallel.cores`, read here, once).
 
     Parameters
     ----------
@@ -128,24 +131,35 @@ def make_step(model, optimizer, beta=1.0, weight_decay=0.0):
     flat_grads = tiled_base(list(model.grads.values())) if use_fast else None
     flat_params = tiled_base(list(model.params.values())) if use_fast else None
     decay = model.dtype.type(weight_decay)
-    if use_fast and fast.step.supports(model):
+    parts = fast.parallel.cores() if use_fast and fast.parallel.supports(model) else 1
+    if parts > 1:
+        def loss_and_grads(X, eps):
+            return fast.parallel.loss_and_grads(model, X, eps, beta, parts)
+    elif use_fast and fast.step.supports(model):
         def loss_and_grads(X, eps):
             return fast.step.loss_and_grads(model, X, eps, beta)
     else:
         def loss_and_grads(X, eps):
             return model.loss_and_grads(X, eps, beta)
 
-    def step(X, eps):
+    def one_step(X, eps):
         loss, grads = loss_and_grads(X, eps)
-        problem = _first_nonfinite(loss, grads, flat_grads)
+        problem = _first_nonfinite(loss, grads, flat_grads, parts)
         if problem is None and weight_decay:
             _add_weight_decay(decay, model.params, grads, flat_params, flat_grads)
         if problem is None:
             if use_fast:
-                fast.flat.optimizer_step(optimizer, model.params, grads)
+                fast.flat.optimizer_step(optimizer, model.params, grads, parts)
             else:
                 optimizer.step(model.params, grads)
         return loss, problem
+
+    if parts == 1:
+        return one_step
+
+    def step(X, eps):
+        with fast.parallel.LOCK:        # the parallel regions: one thread at a time
+            return one_step(X, eps)
     return step
 
 

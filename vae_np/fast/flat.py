@@ -18,11 +18,12 @@ import operator
 import weakref
 
 import numpy as np
+from numba import prange
 
-from .._validation import check_instance, invalid
+from .._validation import check_instance, check_positive_int, invalid
 from ..nn.optim import SGD, Adagrad, Adam, Optimizer
 from ..nn.params import empty_staggered
-from ._jit import njit
+from ._jit import njit, prefer_workqueue
 
 __all__ = ["tiled_base", "all_finite", "optimizer_step", "supports_optimizer"]
 
@@ -76,12 +77,24 @@ _EXP_MASKS = {np.dtype(np.float32): (np.int32, 0x7F800000),
               np.dtype(np.float64): (np.int64, 0x7FF0000000000000)}
 
 
-def all_finite(a):
+@njit(parallel=True)
+def _any_nonfinite_parts_nb(bits, mask, parts):
+    step = (bits.size + parts - 1) // parts
+    found = np.zeros(parts, np.int64)
+    for c in prange(parts):
+        found[c] = _any_nonfinite_nb(bits[c * step:(c + 1) * step], mask)
+    return found.max()
+
+
+def all_finite(a, parts=1):
     """``np.isfinite(a).all()`` in one pass, without a temporary boolean array.
 
     Parameters
     ----------
     a : ndarray of any shape, float32 or float64
+    parts : int
+        With ``parts > 1`` a C-contiguous array is checked in that many pieces at once, one per
+        numba thread (the several-core step of :mod:`vae_np.fast.parallel`).
 
     Returns
     -------
@@ -91,10 +104,15 @@ def all_finite(a):
         a = np.asarray(a)
     if a.dtype.kind not in "fcbiu":
         raise invalid("a", "all_finite", "an array of numbers", a)
+    parts = check_positive_int(parts, "parts", "all_finite")
     if a.dtype not in _EXP_MASKS or not a.flags.c_contiguous:
         return bool(np.isfinite(a).all())
     itype, mask = _EXP_MASKS[a.dtype]
-    return not _any_nonfinite_nb(a.reshape(-1).view(itype), itype(mask))
+    bits = a.reshape(-1).view(itype)
+    if parts > 1:
+        prefer_workqueue()
+        return not _any_nonfinite_parts_nb(bits, itype(mask), parts)
+    return not _any_nonfinite_nb(bits, itype(mask))
 
 
 # ---------------------------------------------------------------- the optimizer update
@@ -126,6 +144,16 @@ def _adam_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t):
         p[i] -= lr_t * mi / (np.sqrt(vi) + eps_t)
 
 
+@njit(parallel=True)
+def _adam_parts_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t, parts):
+    # pieces of a multiple of 16 elements, so each starts on a 64-byte boundary of the buffer
+    step = ((p.size + parts - 1) // parts + 15) // 16 * 16
+    for c in prange(parts):
+        lo, hi = c * step, min(p.size, (c + 1) * step)
+        _adam_nb(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lr_t, b1, b2, one_minus_b1,
+                 one_minus_b2, eps_t)
+
+
 def _sgd(opt, p, g, vel):
     t = p.dtype.type
     _sgd_nb(p, g, vel, t(opt.lr), t(opt.momentum))
@@ -136,11 +164,15 @@ def _adagrad(opt, p, g, acc):
     _adagrad_nb(p, g, acc, t(opt.lr), t(opt.eps))
 
 
-def _adam(opt, p, g, m, v):
+def _adam(opt, p, g, m, v, parts=1):
     t = p.dtype.type
     lr_t, eps_t = opt.corrected_step()
     b1, b2 = t(opt.b1), t(opt.b2)
-    _adam_nb(p, g, m, v, t(lr_t), b1, b2, t(1) - b1, t(1) - b2, t(eps_t))
+    args = (p, g, m, v, t(lr_t), b1, b2, t(1) - b1, t(1) - b2, t(eps_t))
+    if parts > 1:
+        _adam_parts_nb(*args, parts)
+    else:
+        _adam_nb(*args)
 
 
 # Exact classes only: a subclass may have changed the rule in its own ``_update``.
@@ -190,7 +222,7 @@ def _flat_slots(opt, cache, names, ps, flat):
     return bufs
 
 
-def optimizer_step(optimizer, params, grads):
+def optimizer_step(optimizer, params, grads, parts=1):
     """``optimizer.step(params, grads)``, as one kernel call when the arrays tile flat buffers.
 
     Parameters
@@ -201,9 +233,13 @@ def optimizer_step(optimizer, params, grads):
         Parameters, updated in place.
     grads : dict of str -> ndarray
         Gradients with the same keys and shapes.
+    parts : int
+        Adam only: with ``parts > 1`` the update runs on that many pieces of the buffers at
+        once, one per numba thread (an elementwise rule: the same numbers as one piece).
     """
     check_instance(optimizer, Optimizer, "optimizer", "optimizer_step",
                    "a vae_np optimizer instance such as vae_np.Adam(lr=1e-3)")
+    parts = check_positive_int(parts, "parts", "optimizer_step")
     update = _UPDATES.get(type(optimizer))
     if update is None:
         optimizer.step(params, grads)
@@ -218,4 +254,8 @@ def optimizer_step(optimizer, params, grads):
         return
     slots = _flat_slots(optimizer, cache, names, ps, flat[0])
     optimizer.t += 1
-    update(optimizer, *flat, *slots)
+    if parts > 1 and update is _adam:
+        prefer_workqueue()
+        update(optimizer, *flat, *slots, parts=parts)
+    else:
+        update(optimizer, *flat, *slots)

@@ -332,6 +332,25 @@ def _decode_loss(model, dec, ws, z, X):
     return nll
 
 
+def _checked_step_args(model, X, eps, beta, owner):
+    """The checks of a step's arguments (attribute comparisons only); returns the model's
+    encoder and decoder stages and ``beta`` as a float."""
+    if not (isinstance(model, (VAE, Autoencoder)) and (plan := _plan(model))[2]):
+        raise invalid("model", owner, "a vae_np.VAE or vae_np.Autoencoder whose decoder ends in a "
+                      "Linear layer (see fast.step.supports); use model.loss_and_grads", model)
+    # every step: the cheap test first, the full check (and its message) only if it fails
+    if not _is_batch(X, None, model.input_dim, model.dtype):
+        check_kernel_array(X, "X", owner, (None, model.input_dim), model.dtype)
+    if X.shape[0] == 0:
+        raise ValueError(f"{owner}: X is empty (shape {X.shape})")
+    if (eps is not None or isinstance(model, VAE)) and \
+            not _is_batch(eps, X.shape[0], model.latent_dim, model.dtype):
+        check_kernel_array(eps, "eps", owner, (X.shape[0], model.latent_dim), model.dtype)
+    if not (type(beta) is float and 0.0 <= beta < math.inf):
+        beta = check_float(beta, "beta", owner, low=0.0)
+    return plan[0], plan[1], beta
+
+
 def loss_and_grads(model, X, eps, beta=1.0):
     """The model's loss on a batch and its gradients, fused (the numbers of the reference path).
 
@@ -355,22 +374,8 @@ def loss_and_grads(model, X, eps, beta=1.0):
     grads : dict of str -> ndarray
         ``model.grads``, overwritten with this batch's gradients.
     """
-    owner = "fast.step.loss_and_grads"
-    if not (isinstance(model, (VAE, Autoencoder)) and (plan := _plan(model))[2]):
-        raise invalid("model", owner, "a vae_np.VAE or vae_np.Autoencoder whose decoder ends in a "
-                      "Linear layer (see fast.step.supports); use model.loss_and_grads", model)
-    # every step: the cheap test first, the full check (and its message) only if it fails
-    if not _is_batch(X, None, model.input_dim, model.dtype):
-        check_kernel_array(X, "X", owner, (None, model.input_dim), model.dtype)
+    enc, dec, beta = _checked_step_args(model, X, eps, beta, "fast.step.loss_and_grads")
     n = X.shape[0]
-    if n == 0:
-        raise ValueError(f"{owner}: X is empty (shape {X.shape})")
-    if (eps is not None or isinstance(model, VAE)) and \
-            not _is_batch(eps, n, model.latent_dim, model.dtype):
-        check_kernel_array(eps, "eps", owner, (n, model.latent_dim), model.dtype)
-    if not (type(beta) is float and 0.0 <= beta < math.inf):
-        beta = check_float(beta, "beta", owner, low=0.0)
-    enc, dec, _ = plan
     ws = _workspace(model, enc, dec, n)
     index = _sparse_index(ws, X)
     H = _forward(enc, X, ws.enc_out, index=index)

@@ -1,0 +1,311 @@
+"""The fused step on several cores: one thread pool (numba's), BLAS on one thread per part.
+
+With two BLAS threads, :mod:`vae_np.fast.step` runs its matrix products on both cores but the
+rest of the step -- the sparse first layer, the loss pass, the small layers -- on one. Splitting
+that rest over a second pool of threads next to OpenBLAS's does not work: OpenBLAS's worker
+threads keep spinning for a while after each product, and a numba parallel region that starts
+then waits for a core (``benchmarks/bench_two_cores.py`` measures an empty region after a
+two-thread product taking milliseconds). So here **one** pool does everything: the batch is cut
+into ``parts`` blocks of rows, numba's threads run one block each, and each block's products go
+to BLAS with one thread (the step sets BLAS to one thread while it runs, and back afterwards).
+
+The step of a :class:`vae_np.VAE` with one hidden ReLU layer on each side (the book's
+784-400-20 model), Bernoulli likelihood, float32, in two parallel regions:
+
+1. **rows**: for its block of rows, each thread runs the whole forward pass, the loss and its
+   gradient, and the backward pass down to the first layer's pre-activation gradient: every one
+   of those is row-local. The bias gradients are kept per block.
+2. **weight gradients** (``dW = A.T @ G`` sums over all rows): each thread takes a block of the
+   rows of ``dW`` -- of the decoder's output layer (the largest) and of the first layer (sparse
+   or dense) -- and the small layers' gradients and the blocks' bias sums are shared out.
+
+Every formula is a kernel of :mod:`~vae_np.fast.step`, :mod:`~vae_np.fast.elementwise` and
+:mod:`~vae_np.fast.sparse`, called on a block; only the order of some float sums differs from
+the one-thread step (the tests compare both with the reference). The finite check and Adam run
+in parts too (:func:`vae_np.fast.flat.all_finite`, :func:`vae_np.fast.flat.optimizer_step`).
+numba runs the blocks on its "workqueue" threads unless told otherwise
+(:func:`vae_np.fast._jit.prefer_workqueue` says why).
+
+:func:`cores` is how many parts :func:`vae_np.train.make_step` uses: the number of threads
+NumPy's BLAS may use (``vae_np.blas_threads(n)``; the chapters set one, so they run the one-core
+step), at most numba's thread count and the CPUs this process may run on.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numba
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from ..nn import VAE
+from . import step as fused
+from ._jit import JIT_DISABLED, njit, prefer_workqueue
+from .elementwise import (
+    _bce_grad_bias_f32_nb,
+    _bias_add_nb,
+    _bias_relu_nb,
+    _relu_backward_bias_nb,
+)
+from .sparse import _csc_weight_grad_nb, _csr_forward_nb
+from .step import _half_logvar_nb, _reparam_backward_bias_nb, _reparam_kl_nb
+
+__all__ = ["supports", "cores", "loss_and_grads", "MIN_ROWS_PER_PART", "LOCK"]
+
+#: A block of fewer rows than this is not worth a thread of its own.
+MIN_ROWS_PER_PART = 32
+
+_blas = {}                       # the BLAS libraries' thread controls, found once
+#: Held around the parallel regions of a step (re-entrant: ``make_step`` holds it for the whole
+#: step, finite check and update included), so two threads never enter them at once.
+LOCK = threading.RLock()
+
+
+def supports(model):
+    """Whether the several-core step can train this model.
+
+    Parameters
+    ----------
+    model : any object
+
+    Returns
+    -------
+    bool
+        True for a float32 :class:`vae_np.VAE` with the Bernoulli likelihood and one hidden
+        ReLU layer in its encoder and in its decoder, whose loss is the VAE's own (see
+        :func:`vae_np.fast.step.supports`).
+    """
+    if not (isinstance(model, VAE) and fused.supports(model)):
+        return False
+    enc, dec, _ = fused._plan(model)
+    return (model.likelihood == "bernoulli" and model.dtype == np.float32
+            and [a for _, a in enc] == ["relu", "identity"]
+            and [a for _, a in dec] == ["relu", "identity"])
+
+
+def _controllers():
+    if "libs" not in _blas:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls: loaded)
+        _blas["libs"] = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas["libs"]
+
+
+def cores():
+    """How many parts the training step runs in: 1, or the cores that BLAS may use.
+
+    Returns
+    -------
+    int
+        The smallest of NumPy's BLAS thread limit, numba's thread count and the number of CPUs
+        this process may run on (1 under ``NUMBA_DISABLE_JIT``). numba's threads are started
+        only when BLAS may use more than one.
+    """
+    if JIT_DISABLED:
+        return 1
+    blas = max((lib.get_num_threads() or 1 for lib in _controllers()), default=1)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if min(blas, cpus or 1) < 2:
+        return 1
+    prefer_workqueue()
+    return max(1, min(blas, numba.get_num_threads(), cpus or 1))
+
+
+class _OneBlasThread:
+    """While in the block, every BLAS library runs on the calling thread only."""
+
+    def __enter__(self):
+        self.libs = _controllers()
+        self.before = [lib.get_num_threads() for lib in self.libs]
+        for lib in self.libs:
+            lib.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        for lib, n in zip(self.libs, self.before):
+            lib.set_num_threads(n)
+
+
+@njit
+def _exp_inplace_nb(S):
+    for i in range(S.shape[0]):
+        for j in range(S.shape[1]):
+            S[i, j] = np.exp(S[i, j])
+
+
+@njit
+def _transpose_rows_nb(A, AT, lo, hi):
+    # AT[:, lo:hi] = A[lo:hi].T: the weight gradients' products then read contiguous rows of AT
+    # (a block of columns of A would be copied by np.dot, allocating on every step)
+    for i in range(lo, hi):
+        for j in range(A.shape[1]):
+            AT[j, i] = A[i, j]
+
+
+@njit(parallel=True)
+def _rows_nb(X, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, bd1, Wd2, bd2, scale,
+             beta_scale, Y1, Hh, S, Z, D1, A, dD1, dz, dH, dY1, db1, db2, dbd1, dbd2, col, total,
+             kl, D1T, XT):
+    # Y1 = relu(X W1 + b1); Hh = [mu, logvar] = Y1 W2 + b2; Z = mu + exp(logvar/2) eps;
+    # D1 = relu(Z Wd1 + bd1); A = D1 Wd2 (+ bd2 inside the loss kernel) -> dL/dlogits; then back
+    # to dY1 = dL/d(X W1 + b1). Block c of rows; its bias gradients go to row c of db*.
+    n, parts = X.shape[0], db1.shape[0]
+    step = (n + parts - 1) // parts
+    for c in numba.prange(parts):
+        lo, hi = c * step, min(n, (c + 1) * step)
+        if use_sparse:
+            _csr_forward_nb(X, rowptr, cols, W1, b1, True, Y1, lo, hi)
+        else:
+            np.dot(X[lo:hi], W1, Y1[lo:hi])
+            _bias_relu_nb(Y1[lo:hi], b1)
+        np.dot(Y1[lo:hi], W2, Hh[lo:hi])
+        _bias_add_nb(Hh[lo:hi], b2)
+        _half_logvar_nb(Hh[lo:hi], S[lo:hi])
+        _exp_inplace_nb(S[lo:hi])
+        kl[c] = _reparam_kl_nb(Hh[lo:hi], eps[lo:hi], S[lo:hi], Z[lo:hi])
+        np.dot(Z[lo:hi], Wd1, D1[lo:hi])
+        _bias_relu_nb(D1[lo:hi], bd1)
+        np.dot(D1[lo:hi], Wd2, A[lo:hi])
+        _transpose_rows_nb(D1, D1T, lo, hi)
+        if not use_sparse:
+            _transpose_rows_nb(X, XT, lo, hi)
+        _bce_grad_bias_f32_nb(A[lo:hi], bd2, X[lo:hi], scale, dbd2[c], col[c], total[c])
+        np.dot(A[lo:hi], Wd2.T, dD1[lo:hi])
+        _relu_backward_bias_nb(dD1[lo:hi], D1[lo:hi], dbd1[c])
+        np.dot(dD1[lo:hi], Wd1.T, dz[lo:hi])
+        _reparam_backward_bias_nb(dz[lo:hi], eps[lo:hi], S[lo:hi], Hh[lo:hi], beta_scale,
+                                  dH[lo:hi], db2[c])
+        np.dot(dH[lo:hi], W2.T, dY1[lo:hi])
+        _relu_backward_bias_nb(dY1[lo:hi], Y1[lo:hi], db1[c])
+
+
+@njit
+def _sum_rows_nb(parts, out):
+    # out = parts[0] + parts[1] + ... in this order (the same numbers on every run)
+    for j in range(out.size):
+        acc = parts[0, j]
+        for c in range(1, parts.shape[0]):
+            acc += parts[c, j]
+        out[j] = acc
+
+
+@njit(parallel=True)
+def _weight_grads_nb(X, colptr, rows, use_sparse, Y1, Z, D1T, XT, A, dD1, dH, dY1, gW1, gb1,
+                     gW2, gb2, gWd1, gbd1, gWd2, gbd2, db1, db2, dbd1, dbd2):
+    parts = db1.shape[0]
+    h, d = gWd2.shape[0], gW1.shape[0]
+    h_step, d_step = (h + parts - 1) // parts, (d + parts - 1) // parts
+    for c in numba.prange(parts):
+        lo, hi = c * h_step, min(h, (c + 1) * h_step)
+        np.dot(D1T[lo:hi], A, gWd2[lo:hi])                 # decoder output layer, rows lo:hi
+        lo, hi = c * d_step, min(d, (c + 1) * d_step)
+        if use_sparse:                                     # first layer, pixels lo:hi
+            _csc_weight_grad_nb(X, colptr, rows, dY1, gW1, lo, hi)
+        else:
+            np.dot(XT[lo:hi], dY1, gW1[lo:hi])
+        if c == 0:
+            np.dot(Z.T, dD1, gWd1)
+            _sum_rows_nb(dbd1, gbd1)
+            _sum_rows_nb(dbd2, gbd2)
+        if c == parts - 1:
+            np.dot(Y1.T, dH, gW2)
+            _sum_rows_nb(db1, gb1)
+            _sum_rows_nb(db2, gb2)
+
+
+class _Workspace:
+    """Buffers for one batch size and number of parts (the forward outputs, the backward
+    gradients, the per-block bias gradients and loss sums)."""
+
+    def __init__(self, n, d, h, k, parts):
+        f32 = np.float32
+        self.Y1, self.D1, self.dD1, self.dY1 = (np.empty((n, h), f32) for _ in range(4))
+        self.Hh, self.dH = np.empty((n, 2 * k), f32), np.empty((n, 2 * k), f32)
+        self.S, self.Z, self.dz = (np.empty((n, k), f32) for _ in range(3))
+        self.A = np.empty((n, d), f32)
+        self.D1T = np.empty((h, n), f32)
+        self.XT = None             # X transposed, for a dense first layer (made when needed)
+        self.db1, self.dbd1 = np.empty((parts, h), f32), np.empty((parts, h), f32)
+        self.db2, self.dbd2 = np.empty((parts, 2 * k), f32), np.empty((parts, d), f32)
+        self.col, self.total = np.empty((parts, d), f32), np.empty((parts, d))
+        self.kl = np.empty(parts)
+        self.index = None          # the nonzeros of the batch, as in fast.step
+
+
+def _workspace(model, n, parts):
+    cache = fused._workspaces.setdefault(model, {})
+    key = ("parts", n, parts)
+    ws = cache.get(key)
+    if ws is None:
+        if len(cache) >= fused._MAX_WORKSPACES:
+            cache.clear()
+        enc, dec, _ = fused._plan(model)
+        ws = cache[key] = _Workspace(n, model.input_dim, enc[0][0].params["W"].shape[1],
+                                     model.latent_dim, parts)
+    return ws
+
+
+def loss_and_grads(model, X, eps, beta=1.0, parts=2):
+    """:func:`vae_np.fast.step.loss_and_grads`, with the batch's rows in ``parts`` blocks.
+
+    Parameters
+    ----------
+    model : vae_np.VAE
+        A model for which :func:`supports` is true.
+    X : ndarray of shape (n, input_dim)
+        C-contiguous float32 batch, already validated (values in [0, 1]).
+    eps : ndarray of shape (n, latent_dim)
+        C-contiguous float32 standard normal noise.
+    beta : float
+        Weight of the KL term.
+    parts : int
+        Number of blocks, one per numba thread. A batch with fewer than
+        ``MIN_ROWS_PER_PART`` rows per block takes fewer blocks (one: the one-core step).
+
+    Returns
+    -------
+    loss : float
+        In nats per example.
+    grads : dict of str -> ndarray
+        ``model.grads``, overwritten with this batch's gradients.
+    """
+    owner = "fast.parallel.loss_and_grads"
+    if not supports(model):
+        raise ValueError(f"{owner}: model must be a float32 Bernoulli vae_np.VAE with one hidden "
+                         "ReLU layer in its encoder and decoder (see fast.parallel.supports); "
+                         "use vae_np.fast.step.loss_and_grads for other models")
+    enc, dec, beta = fused._checked_step_args(model, X, eps, beta, owner)
+    if not (type(parts) is int and parts >= 1):
+        raise ValueError(f"{owner}: parts must be an int >= 1, got {parts!r}")
+    n = X.shape[0]
+    parts = min(parts, n // MIN_ROWS_PER_PART)
+    if parts <= 1:
+        return fused.loss_and_grads(model, X, eps, beta)
+    prefer_workqueue()
+    ws = _workspace(model, n, parts)
+    index = fused._sparse_index(ws, X)
+    (l1, _), (l2, _) = enc
+    (d1, _), (d2, _) = dec
+    rowptr, cols, colptr, rows = ((index.rowptr, index.cols, index.colptr, index.rows)
+                                  if index is not None else (_NO_INDEX,) * 4)
+    f32 = np.float32
+    if index is None and ws.XT is None:
+        ws.XT = np.empty((X.shape[1], n), f32)
+    XT = ws.XT if index is None else _NO_XT
+    with LOCK, _OneBlasThread():
+        _rows_nb(X, rowptr, cols, index is not None, l1.params["W"], l1.params["b"],
+                 l2.params["W"], l2.params["b"], eps, d1.params["W"], d1.params["b"],
+                 d2.params["W"], d2.params["b"], f32(1.0 / n), f32(beta / n), ws.Y1, ws.Hh, ws.S,
+                 ws.Z, ws.D1, ws.A, ws.dD1, ws.dz, ws.dH, ws.dY1, ws.db1, ws.db2, ws.dbd1, ws.dbd2,
+                 ws.col, ws.total, ws.kl, ws.D1T, XT)
+        _weight_grads_nb(X, colptr, rows, index is not None, ws.Y1, ws.Z, ws.D1T, XT, ws.A, ws.dD1,
+                         ws.dH, ws.dY1, l1.grads["W"], l1.grads["b"], l2.grads["W"],
+                         l2.grads["b"], d1.grads["W"], d1.grads["b"], d2.grads["W"],
+                         d2.grads["b"], ws.db1, ws.db2, ws.dbd1, ws.dbd2)
+    recon, kl = float(ws.total.sum()) / n, float(ws.kl.sum()) / n
+    loss = recon + beta * kl
+    model.terms = {"loss": loss, "recon": recon, "kl": kl}
+    return loss, model.grads
+
+
+_NO_INDEX = np.zeros(1, np.int32)      # stands in for the index arrays on the dense path
+_NO_XT = np.zeros((1, 1), np.float32)  # and for X transposed on the sparse path
