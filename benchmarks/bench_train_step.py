@@ -44,9 +44,12 @@ Variants:
   measure with both to know the machine's real peak; ``benchmarks/README.md``).
 
 Each thread count runs in its own subprocess (BLAS thread pools are sized at import) with
-``OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = MKL_NUM_THREADS = threads``. Inside it, after a warm-up
-run of each variant, the variants run one after another in rounds (interleaved, so a burst of
-load from other processes hits all of them alike); the report gives each variant's median over
+``OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = MKL_NUM_THREADS = threads``, and inside it **each
+variant in a process of its own** (so no library's worker threads meet another's: numba's
+OpenMP threads started before PyTorch's slow PyTorch about 3x, ``bench_two_cores.py``). After a
+warm-up run of each variant, the variants run one after another in rounds (interleaved, so a
+burst of load from other processes hits all of them alike; 0.3 s of idle before each run so no
+variant meets the previous one's spinning threads); the report gives each variant's median over
 the rounds of steps/s (wall clock), its GEMM GFLOP/s (exact GEMM FLOPs of a step divided by the
 step time) and fraction of the measured peak, and the ratios between variants. The last column,
 steps per second of *process CPU time*, is for reading runs on a loaded machine: with 1 thread it
@@ -144,82 +147,126 @@ def peak_runner(use_torch=False, size=1024):
 
 
 # ------------------------------------------------------------------------------------ measuring
-def measure(threads, rounds, steps, include_peers, include_compile=True, pause=0.3):
-    """Interleaved timings in the current process (BLAS threads already fixed by the env)."""
-    import numpy as np
+def make_runner(name, threads):
+    """``run(steps)`` of one variant (built in the calling process)."""
     X = make_data()
-    variants = {"vae_np numba": peers.vae_np_runner(X, "numba", "auto"),
-                "vae_np numba dense": peers.vae_np_runner(X, "numba", "dense"),
-                "vae_np numpy": peers.vae_np_runner(X, "numpy")}
+    builders = {
+        "vae_np numba": lambda: peers.vae_np_runner(X, "numba", "auto"),
+        "vae_np numba dense": lambda: peers.vae_np_runner(X, "numba", "dense"),
+        "vae_np numba one-core step": lambda: peers.vae_np_runner(X, "numba", "auto",
+                                                                  one_core=True),
+        "vae_np numpy": lambda: peers.vae_np_runner(X, "numpy"),
+        "jax jit": lambda: peers.jax_runner(X),
+        "torch eager": lambda: peers.torch_runner(X, threads),
+        "torch eager fused-Adam": lambda: peers.torch_runner(X, threads, fused_adam=True),
+        "torch.compile": lambda: peers.torch_runner(X, threads, compiled=True),
+        "gemm only": gemm_only_runner,
+    }
+    return builders[name]()
+
+
+def serve(name, threads):
+    """A variant's own process: build it, warm it up, then time ``run(steps)`` on request.
+
+    Reads lines ``<steps>`` from stdin and answers each with ``<wall seconds> <CPU seconds>``;
+    ``ready`` (or ``failed <reason>``) first.
+    """
+    try:
+        run = make_runner(name, threads)
+        run(5)                                    # JIT compilation, buffers, caches
+    except Exception as e:                        # no compiler (torch.compile), no library
+        print(f"failed {type(e).__name__}: {e}".replace("\n", " "), flush=True)
+        return
+    print("ready", flush=True)
+    for line in sys.stdin:
+        steps = int(line)
+        t0, c0 = time.perf_counter(), time.process_time()
+        run(steps)
+        print(f"{time.perf_counter() - t0} {time.process_time() - c0}", flush=True)
+
+
+def measure(threads, rounds, steps, include_peers, include_compile=True, pause=0.3):
+    """Interleaved timings, each variant in a process of its own (BLAS threads, XLA flags and
+    the CPU affinity come from this process's environment).
+
+    One process per variant: no library's thread pool ever meets another's (numba's OpenMP
+    threads, started before PyTorch's, slow PyTorch down about 3x; XLA's and OpenBLAS's threads
+    compete with whoever runs next). While one variant runs, the others wait on their stdin.
+    """
+    import numpy as np
+    names = ["vae_np numba", "vae_np numba dense", "vae_np numpy"]
     if threads > 1:
-        variants["vae_np numba one-core step"] = peers.vae_np_runner(X, "numba", "auto",
-                                                                     one_core=True)
-    have_torch = have_jax = False
+        names.append("vae_np numba one-core step")
+    have_torch = False
     if include_peers:
-        try:
-            import torch  # noqa: F401
-            have_torch = True
-        except ImportError:
-            print("torch is not importable: skipping the PyTorch variants", file=sys.stderr)
-        try:
-            import jax  # noqa: F401
-            have_jax = True
-        except ImportError:
-            print("jax is not importable: skipping the JAX variant", file=sys.stderr)
-    if have_jax:
-        variants["jax jit"] = peers.jax_runner(X)
-    if have_torch:
-        variants["torch eager"] = peers.torch_runner(X, threads)
-        variants["torch eager fused-Adam"] = peers.torch_runner(X, threads, fused_adam=True)
-        if include_compile:
+        for lib, variants in (("jax", ["jax jit"]),
+                              ("torch", ["torch eager", "torch eager fused-Adam"]
+                               + (["torch.compile"] if include_compile else []))):
             try:
-                run = peers.torch_runner(X, threads, compiled=True)
-                run(3)                                      # compiles (about a minute)
-                variants["torch.compile"] = run
-            except Exception as e:                          # no compiler, unsupported platform
-                print(f"torch.compile does not run here ({type(e).__name__}: {e})",
+                __import__(lib)
+                names += variants
+                have_torch = have_torch or lib == "torch"
+            except ImportError:
+                print(f"{lib} is not importable: skipping {', '.join(variants)}",
                       file=sys.stderr)
-    variants["gemm only"] = gemm_only_runner()
+    names.append("gemm only")
+    servers = {}
+    for name in names:
+        cmd = [sys.executable, os.path.abspath(__file__), "--serve", name, "--child",
+               str(threads), "--data", _DATA["kind"]]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        answer = proc.stdout.readline().strip()
+        if answer != "ready":
+            print(f"{name} does not run here ({answer or 'no answer'})", file=sys.stderr)
+            proc.kill()
+            continue
+        servers[name] = proc
     peaks = {"numpy": peak_runner(False)}
     if have_torch:
         peaks["torch"] = peak_runner(True)
-
-    steps_per = {name: steps for name in variants}
-    steps_per["vae_np numpy"] = max(10, steps // 3)   # slower: keep each run's length similar
-    peak_reps = 20
-
-    for name, run in variants.items():               # warm-up: JIT compilation, buffers, caches
-        run(max(5, steps_per[name] // 4))
     for run, _ in peaks.values():
         run(3)
 
-    rates = {name: [] for name in variants}
-    cpu_rates = {name: [] for name in variants}
+    steps_per = {name: steps for name in servers}
+    if "vae_np numpy" in steps_per:
+        steps_per["vae_np numpy"] = max(10, steps // 3)   # slower: keep each run's length similar
+    peak_reps = 20
+    rates = {name: [] for name in servers}
+    cpu_rates = {name: [] for name in servers}
     peak_rates = {name: [] for name in peaks}
-    names = list(variants)
-    for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]   # rotate the starting variant
-        for name in order:
-            time.sleep(pause)       # the last variant's spinning worker threads go to sleep
-            t0, c0 = time.perf_counter(), time.process_time()
-            variants[name](steps_per[name])
-            rates[name].append(steps_per[name] / (time.perf_counter() - t0))
-            cpu_rates[name].append(steps_per[name] / (time.process_time() - c0))
-        for pname, (run, flops) in peaks.items():
-            t0 = time.perf_counter()
-            run(peak_reps)
-            peak_rates[pname].append(peak_reps * flops / (time.perf_counter() - t0) / 1e9)
+    order0 = list(servers)
+    try:
+        for r in range(rounds):
+            order = order0[r % len(order0):] + order0[:r % len(order0)]  # rotate the first one
+            for name in order:
+                time.sleep(pause)   # the last variant's spinning worker threads go to sleep
+                proc = servers[name]
+                proc.stdin.write(f"{steps_per[name]}\n")
+                proc.stdin.flush()
+                wall, cpu = map(float, proc.stdout.readline().split())
+                rates[name].append(steps_per[name] / wall)
+                cpu_rates[name].append(steps_per[name] / cpu)
+            for pname, (run, flops) in peaks.items():
+                time.sleep(pause)
+                t0 = time.perf_counter()
+                run(peak_reps)
+                peak_rates[pname].append(peak_reps * flops / (time.perf_counter() - t0) / 1e9)
+    finally:
+        for proc in servers.values():
+            proc.stdin.close()
+            proc.wait(timeout=60)
     try:
         from threadpoolctl import threadpool_info
         core = next((i.get("architecture") for i in threadpool_info()
                      if i.get("internal_api") == "openblas"), None)
     except ImportError:  # pragma: no cover - threadpoolctl is a project dependency
         core = None
+    X = make_data()
     return {"threads": threads, "rounds": rounds, "steps_per_run": steps_per, "data": _DATA["kind"],
             "data_density": float(X.mean()), "versions": _versions(),
             "openblas_core": core, "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
             "steps_per_s": rates, "steps_per_cpu_s": cpu_rates, "peak_gflops": peak_rates,
-            "step_gemm_flops": step_flops(),
+            "step_gemm_flops": step_flops(), "separate_processes": True,
             "numpy_version": np.__version__}
 
 
@@ -391,6 +438,7 @@ def main(argv=None):
                    help="set OPENBLAS_CORETYPE (e.g. Zen, Haswell, SkylakeX) in the measuring "
                         "subprocesses: which of OpenBLAS's kernels run (default: its own pick)")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--serve", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.memory:
         measure_memory()
@@ -400,6 +448,9 @@ def main(argv=None):
             print(markdown_report(json.load(f)))
         return
     _DATA["kind"] = a.data
+    if a.serve is not None:
+        serve(a.serve, a.child)
+        return
     if a.child is not None:
         res = measure(a.child, a.rounds, a.steps, not a.no_torch, not a.no_compile, a.pause)
         print(json.dumps(res))

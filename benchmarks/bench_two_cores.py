@@ -16,9 +16,9 @@ run by numba's threads, each block's products on BLAS with one thread. This scri
   on the two cores, so the ratio is the speed-up a second core gives that kernel here;
 * the fight: a 2-thread OpenBLAS product followed by an empty numba parallel region (why the
   step does not run numba's threads next to OpenBLAS's);
-* PyTorch after numba: PyTorch's 2-thread training step in a fresh process, alone and after
-  numba's threads were started with its OpenMP layer and with its workqueue layer (why
-  ``vae_np`` prefers workqueue; skipped without torch).
+* numba's threading layers, each in a fresh process: the several-core step on OpenMP (numba's
+  default here) and on workqueue; and PyTorch's 2-thread step alone and after numba's threads
+  of either layer were started (PyTorch steps skipped without torch).
 """
 from __future__ import annotations
 
@@ -129,49 +129,58 @@ def parts(X, rounds):
     return out
 
 
-_TORCH_PROBE = """
+_LAYER_PROBE = """
 import sys, time
 sys.path.insert(0, {here!r})
 import numpy as np, peers
-X = peers.make_data(n_data=10_000)
-if {layer!r}:
-    import numba
-    numba.config.THREADING_LAYER = {layer!r}
-    @numba.njit(parallel=True)
-    def start(a):
-        for i in numba.prange(2):
-            a[i] += 1
-    start(np.zeros(2))
-run = peers.torch_runner(X, 2)
-run(10)
-rates = []
-for _ in range(5):
-    t0 = time.perf_counter(); run(40); rates.append(40 / (time.perf_counter() - t0))
-print(sorted(rates)[2])
+X = peers.make_data(n_data=20_000)
+def rate(run):
+    run(10)
+    rates = []
+    for _ in range(5):
+        t0 = time.perf_counter(); run(40); rates.append(40 / (time.perf_counter() - t0))
+    return sorted(rates)[2]
+if {what!r} == "vae_np":
+    print(rate(peers.vae_np_runner(X)))
+else:
+    if {layer!r}:
+        import numba
+        @numba.njit(parallel=True)
+        def start(a):
+            for i in numba.prange(2):
+                a[i] += 1
+        start(np.zeros(2))
+    print(rate(peers.torch_runner(X, 2)))
 """
 
 
-def torch_after_numba():
-    """PyTorch's 2-thread step in fresh processes: alone, after numba's OpenMP threads, after
-    its workqueue threads (medians of 5 runs of 40 steps each)."""
+def threading_layers():
+    """Fresh processes with 2 threads: the several-core step on numba's OpenMP and workqueue
+    layers; PyTorch's step alone and after numba's threads of each layer started (medians of
+    5 runs of 40 steps each)."""
     import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = {}
+    cases = [("vae_np several-core step, OpenMP layer", "vae_np", "omp"),
+             ("vae_np several-core step, workqueue layer", "vae_np", "workqueue")]
     try:
         import torch  # noqa: F401
+        cases += [("PyTorch alone", "torch", ""),
+                  ("PyTorch after numba's OpenMP threads", "torch", "omp"),
+                  ("PyTorch after numba's workqueue threads", "torch", "workqueue")]
     except ImportError:
-        return {}
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
-    env.pop("NUMBA_THREADING_LAYER", None)
-    out = {}
-    for name, layer in (("alone", ""), ("after numba's OpenMP threads", "omp"),
-                        ("after numba's workqueue threads", "workqueue")):
-        code = _TORCH_PROBE.format(here=here, layer=layer)
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True)
+        pass
+    for name, what, layer in cases:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
+        env.pop("NUMBA_THREADING_LAYER", None)
+        if layer:
+            env["NUMBA_THREADING_LAYER"] = layer
+        proc = subprocess.run([sys.executable, "-c", _LAYER_PROBE.format(
+            here=here, what=what, layer=layer)], env=env, capture_output=True, text=True)
         if proc.returncode == 0:
             out[name] = float(proc.stdout.strip().splitlines()[-1])
         else:                                   # e.g. no OpenMP layer in this numba
-            print(f"torch probe {name!r} failed: {proc.stderr.strip().splitlines()[-1:]}",
+            print(f"probe {name!r} failed: {proc.stderr.strip().splitlines()[-1:]}",
                   file=sys.stderr)
     return out
 
@@ -188,8 +197,6 @@ def main(argv=None):
     from threadpoolctl import threadpool_limits
     if numba.config.NUMBA_NUM_THREADS < 2 or (os.cpu_count() or 1) < 2:
         raise SystemExit("bench_two_cores.py needs 2 CPUs and NUMBA_NUM_THREADS >= 2")
-    from vae_np.fast._jit import prefer_workqueue
-    prefer_workqueue()              # as vae_np's step does (unless NUMBA_THREADING_LAYER is set)
     numba.set_num_threads(2)
     import bench_train_step
     info = bench_train_step.machine_info()
@@ -228,16 +235,17 @@ def main(argv=None):
     f = part["fight"]
     print(f"  a 2-thread BLAS product {f['gemm_2_blas_threads_ms']:.3f} ms; followed by an empty "
           f"numba parallel region {f['gemm_then_empty_numba_region_ms']:.3f} ms")
-    after = torch_after_numba()
-    for name, r in after.items():
-        print(f"  PyTorch 2-thread steps/s, {name:40s} {r:.1f}")
+    layers = threading_layers()
+    print("\nthreading layers (fresh processes, 2 threads, steps/s):")
+    for name, r in layers.items():
+        print(f"  {name:52s} {r:7.1f}")
     info["loadavg_at_end"] = os.getloadavg()
     if a.json:
         tmp = a.json + ".tmp"
         with open(tmp, "w") as fh:
             json.dump({"machine": info, "command": " ".join(["python", *sys.argv]),
                        "steps_per_s": rates, "medians": med, "several_over_one_core": ratio,
-                       "parts": part, "torch_after_numba": after}, fh, indent=1)
+                       "parts": part, "threading_layers": layers}, fh, indent=1)
         os.replace(tmp, a.json)        # no partial file, even if killed while writing
         print(f"wrote {a.json}")
 

@@ -1,7 +1,4 @@
 """The several-core step (vae_np.fast.parallel) against the one-core step and the reference."""
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from fast_helpers import JIT_DISABLED, assert_grads_close, copied, needs_jit
@@ -193,17 +190,3 @@ def test_fit_on_several_cores_matches_the_reference_path(monkeypatch):
             hist = vae_np.fit(model, X, 3, 64, vae_np.Adam(1e-2), seed=0, progress=False)
         histories.append(np.asarray(hist.train_loss))
     np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
-
-
-@needs_jit
-def test_the_step_starts_numbas_workqueue_threads_not_openmp():
-    code = ("import numba, vae_np\n"
-            "m = vae_np.VAE(12, (8,), 2, seed=0)\n"
-            "with vae_np.blas_threads(2):\n"
-            "    step = vae_np.train.make_step(m, vae_np.Adam(1e-3))\n"
-            "    several = vae_np.fast.parallel.cores() > 1\n"
-            "print(numba.threading_layer() if several else 'one-core')\n")
-    env = {k: v for k, v in __import__("os").environ.items() if k != "NUMBA_THREADING_LAYER"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True).stdout.split()[-1]
-    assert out == ("workqueue" if len(__import__("os").sched_getaffinity(0)) > 1 else "one-core")

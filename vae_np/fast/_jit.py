@@ -29,7 +29,7 @@ import warnings
 
 import numba
 
-__all__ = ["njit", "JIT_DISABLED", "NumbaCacheWarning", "prefer_workqueue"]
+__all__ = ["njit", "JIT_DISABLED", "NumbaCacheWarning"]
 
 #: True under ``NUMBA_DISABLE_JIT=1``: the kernels then run as plain (slow) Python loops.
 JIT_DISABLED = bool(numba.config.DISABLE_JIT)
@@ -158,23 +158,3 @@ def _ensure_cache_dir() -> None:
 
 _state = {"cache": True}
 _ensure_cache_dir()
-
-
-def prefer_workqueue():
-    """Before numba starts its threads, pick its own "workqueue" layer unless the user chose one.
-
-    numba's default is OpenMP when it finds it (the system's libgomp). Once those threads run,
-    PyTorch's OpenMP operations in the same process run about 3x slower if PyTorch starts its own
-    after them (measured: 100-110 -> 35-45 training steps/s of the same model), which a user who
-    trains with both libraries would never guess. The workqueue layer has no such effect and ran
-    this step as fast (``benchmarks/bench_two_cores.py``). It must not be entered from two
-    threads at once: ``vae_np.fast.parallel.LOCK`` guards the training step's regions.
-    """
-    try:
-        from numba.np.ufunc import parallel as numba_parallel
-        started = numba_parallel._is_initialized
-    except (ImportError, AttributeError):     # pragma: no cover - another numba layout
-        return
-    if (not started and "NUMBA_THREADING_LAYER" not in os.environ
-            and numba.config.THREADING_LAYER == "default"):
-        numba.config.THREADING_LAYER = "workqueue"

@@ -23,7 +23,7 @@ from numba import prange
 from .._validation import check_instance, check_positive_int, invalid
 from ..nn.optim import SGD, Adagrad, Adam, Optimizer
 from ..nn.params import empty_staggered
-from ._jit import njit, prefer_workqueue
+from ._jit import njit
 
 __all__ = ["tiled_base", "all_finite", "optimizer_step", "supports_optimizer"]
 
@@ -110,7 +110,6 @@ def all_finite(a, parts=1):
     itype, mask = _EXP_MASKS[a.dtype]
     bits = a.reshape(-1).view(itype)
     if parts > 1:
-        prefer_workqueue()
         return not _any_nonfinite_parts_nb(bits, itype(mask), parts)
     return not _any_nonfinite_nb(bits, itype(mask))
 
@@ -255,7 +254,6 @@ def optimizer_step(optimizer, params, grads, parts=1):
     slots = _flat_slots(optimizer, cache, names, ps, flat[0])
     optimizer.t += 1
     if parts > 1 and update is _adam:
-        prefer_workqueue()
         update(optimizer, *flat, *slots, parts=parts)
     else:
         update(optimizer, *flat, *slots)

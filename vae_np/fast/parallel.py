@@ -23,8 +23,12 @@ Every formula is a kernel of :mod:`~vae_np.fast.step`, :mod:`~vae_np.fast.elemen
 :mod:`~vae_np.fast.sparse`, called on a block; only the order of some float sums differs from
 the one-thread step (the tests compare both with the reference). The finite check and Adam run
 in parts too (:func:`vae_np.fast.flat.all_finite`, :func:`vae_np.fast.flat.optimizer_step`).
-numba runs the blocks on its "workqueue" threads unless told otherwise
-(:func:`vae_np.fast._jit.prefer_workqueue` says why).
+numba runs the blocks on its default threading layer (OpenMP where numba finds it). Its
+workqueue layer wakes its threads through the operating system and ran this step at about half
+the speed (``benchmarks/bench_two_cores.py``). One effect of OpenMP to know: if numba's OpenMP
+threads start before PyTorch's own in the same process, PyTorch's CPU operations then ran about
+3x slower (measured there too); starting PyTorch first, or ``NUMBA_THREADING_LAYER=workqueue``,
+avoids it.
 
 :func:`cores` is how many parts :func:`vae_np.train.make_step` uses: the number of threads
 NumPy's BLAS may use (``vae_np.blas_threads(n)``; the chapters set one, so they run the one-core
@@ -41,7 +45,7 @@ from threadpoolctl import ThreadpoolController
 
 from ..nn import VAE
 from . import step as fused
-from ._jit import JIT_DISABLED, njit, prefer_workqueue
+from ._jit import JIT_DISABLED, njit
 from .elementwise import (
     _bce_grad_bias_f32_nb,
     _bias_add_nb,
@@ -58,7 +62,8 @@ MIN_ROWS_PER_PART = 32
 
 _blas = {}                       # the BLAS libraries' thread controls, found once
 #: Held around the parallel regions of a step (re-entrant: ``make_step`` holds it for the whole
-#: step, finite check and update included), so two threads never enter them at once.
+#: step, finite check and update included): two training loops in two threads take turns, as
+#: numba's workqueue layer requires, instead of splitting the same cores four ways.
 LOCK = threading.RLock()
 
 
@@ -107,7 +112,6 @@ def cores():
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if min(blas, cpus or 1) < 2:
         return 1
-    prefer_workqueue()
     return max(1, min(blas, numba.get_num_threads(), cpus or 1))
 
 
@@ -280,7 +284,6 @@ def loss_and_grads(model, X, eps, beta=1.0, parts=2):
     parts = min(parts, n // MIN_ROWS_PER_PART)
     if parts <= 1:
         return fused.loss_and_grads(model, X, eps, beta)
-    prefer_workqueue()
     ws = _workspace(model, n, parts)
     index = fused._sparse_index(ws, X)
     (l1, _), (l2, _) = enc

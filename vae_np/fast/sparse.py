@@ -44,11 +44,11 @@ __all__ = ["AUTO_MAX_DENSITY", "SparseIndex", "index_batch", "sparse_forward",
            "sparse_weight_grad"]
 
 #: Largest fraction of nonzero inputs at which ``"auto"`` takes the sparse first layer. Measured
-#: (``benchmarks/bench_sparse.py``, whole training steps of the 784-400-20 VAE, batch 128): with
-#: one BLAS thread the sparse step is faster up to a density of about 0.2 (about as fast as the
-#: dense one from 0.2 to 0.3); with two BLAS threads, which halve the dense products but not the
-#: single-threaded sparse kernels, only up to about 0.1 on random patterns (binarized MNIST, at
-#: 0.13, still gained there). Set a little below the one-thread crossover, the book's setting.
+#: (``benchmarks/bench_sparse.py``, whole training steps of the 784-400-20 VAE, batch 128): the
+#: sparse step was faster up to a density of about 0.2-0.27 with one BLAS thread (runs differ)
+#: and about 0.23 with two (the several-core step of ``vae_np.fast.parallel``, which splits the
+#: sparse kernels too; with the one-core step, whose sparse kernels stayed on one core, it was
+#: about 0.1). Set a little below the crossovers.
 AUTO_MAX_DENSITY = 0.18
 
 
