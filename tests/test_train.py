@@ -63,6 +63,14 @@ def test_nan_stops_training_and_keeps_the_last_finite_parameters(mnist, backend,
     monkeypatch.setattr(vae_np.fast.step, "loss_and_grads", poison(vae_np.fast.step.loss_and_grads))
     monkeypatch.setattr(vae_np.fast.parallel, "loss_and_grads",
                         poison(vae_np.fast.parallel.loss_and_grads))     # (several cores)
+    # the several-core step counts NaN/inf while it writes the gradients: poison what it reads
+    weight_grads = vae_np.fast.parallel._weight_grads_nb
+
+    def poisoned_region(*args):
+        if calls["n"] == 3:
+            args[9][0, 0] = np.nan          # dL/d(decoder hidden): NaN in dL/d(dec.0.W)
+        return weight_grads(*args)
+    monkeypatch.setattr(vae_np.fast.parallel, "_weight_grads_nb", poisoned_region)
     monkeypatch.setattr(model, "loss_and_grads", poison(model.loss_and_grads))
     opt = vae_np.Adam(1e-3)
     with vae_np.fast.backend(backend):

@@ -69,16 +69,15 @@ class History:
         return dict(self.__dict__)
 
 
-def _first_nonfinite(loss, grads, flat=None, parts=1):
+def _first_nonfinite(loss, grads, flat=None):
     """What is NaN/inf: the loss or the first such gradient (None if all are finite).
 
     ``flat``, if given, is the 1-D array that the gradient arrays tile: one compiled pass checks
-    them all (in ``parts`` pieces at once), and the arrays are looked at one by one only when it
-    finds something.
+    them all, and the arrays are looked at one by one only when it finds something.
     """
     if not math.isfinite(loss):
         return f"the loss ({loss})"
-    if flat is not None and all_finite(flat, parts):
+    if flat is not None and all_finite(flat):
         return None
     for name, g in grads.items():
         if not np.isfinite(g).all():
@@ -144,7 +143,10 @@ def make_step(model, optimizer, beta=1.0, weight_decay=0.0):
 
     def one_step(X, eps):
         loss, grads = loss_and_grads(X, eps)
-        problem = _first_nonfinite(loss, grads, flat_grads, parts)
+        if parts > 1 and math.isfinite(loss) and fast.parallel.gradients_finite(model):
+            problem = None                  # counted by the threads as they wrote the gradients
+        else:
+            problem = _first_nonfinite(loss, grads, flat_grads)
         if problem is None and weight_decay:
             _add_weight_decay(decay, model.params, grads, flat_params, flat_grads)
         if problem is None:

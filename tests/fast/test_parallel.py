@@ -125,17 +125,47 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="X"):
         parallel.loss_and_grads(_model(d=10, h=6), X[:, :5], eps)
     with pytest.raises(ValueError, match="parts"):
-        flat.all_finite(np.zeros(4), parts=0)
+        flat.optimizer_step(vae_np.Adam(), {}, {}, parts=0)
 
 
-@pytest.mark.parametrize("where", [0, 500, 999])
-def test_finite_check_in_parts_finds_any_nan(where):
-    a = np.zeros(1000, np.float32)
-    assert flat.all_finite(a, parts=2) and flat.all_finite(a, parts=3)
-    a[where] = np.nan
-    assert not flat.all_finite(a, parts=2) and not flat.all_finite(a, parts=3)
-    a[where] = np.inf
-    assert not flat.all_finite(a, parts=2)
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_nonfinite_gradients_are_counted_as_they_are_written(value):
+    rng = np.random.default_rng(0)
+    model = _model()
+    X, eps = _batch(rng, 64, 12, 2)
+    parallel.loss_and_grads(model, X, eps, 1.0, 2)
+    assert parallel.gradients_finite(model) is True
+    A = np.zeros((3, 5), np.float32)
+    assert parallel._count_nonfinite_nb(A) == 0
+    A[2, 4] = value
+    assert parallel._count_nonfinite_nb(A) == 1
+    X1, eps1 = _batch(rng, 2 * parallel.MIN_ROWS_PER_PART - 1, 12, 2)
+    parallel.loss_and_grads(model, X1, eps1, 1.0, 2)               # the one-core step
+    assert parallel.gradients_finite(model) is None
+
+
+def test_a_nan_in_a_gradient_stops_the_update(monkeypatch):
+    """The several-core step's own count, end to end: make_step names the gradient and does
+    not update."""
+    rng = np.random.default_rng(0)
+    model, opt = _model(), vae_np.Adam(1e-3)
+    X, eps = _batch(rng, 64, 12, 2)
+    region = parallel._weight_grads_nb
+
+    def poisoned(*args):
+        args[8][0, 0] = np.nan                  # dL/dlogits: NaN in the decoder output's dW
+        return region(*args)
+    monkeypatch.setattr(parallel, "_weight_grads_nb", poisoned)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    before = copied(model.params)
+    with vae_np.fast.backend("numba"):
+        _, problem = vae_np.train.make_step(model, opt)(X, eps)
+    if JIT_DISABLED:                            # the reference step ran: nothing was poisoned
+        assert problem is None
+        return
+    assert problem == "the gradient of 'dec.2.W'" and opt.t == 0
+    for name in before:
+        np.testing.assert_array_equal(model.params[name], before[name])
 
 
 def test_adam_in_parts_gives_the_same_numbers():

@@ -77,24 +77,12 @@ _EXP_MASKS = {np.dtype(np.float32): (np.int32, 0x7F800000),
               np.dtype(np.float64): (np.int64, 0x7FF0000000000000)}
 
 
-@njit(parallel=True)
-def _any_nonfinite_parts_nb(bits, mask, parts):
-    step = (bits.size + parts - 1) // parts
-    found = np.zeros(parts, np.int64)
-    for c in prange(parts):
-        found[c] = _any_nonfinite_nb(bits[c * step:(c + 1) * step], mask)
-    return found.max()
-
-
-def all_finite(a, parts=1):
+def all_finite(a):
     """``np.isfinite(a).all()`` in one pass, without a temporary boolean array.
 
     Parameters
     ----------
     a : ndarray of any shape, float32 or float64
-    parts : int
-        With ``parts > 1`` a C-contiguous array is checked in that many pieces at once, one per
-        numba thread (the several-core step of :mod:`vae_np.fast.parallel`).
 
     Returns
     -------
@@ -104,14 +92,10 @@ def all_finite(a, parts=1):
         a = np.asarray(a)
     if a.dtype.kind not in "fcbiu":
         raise invalid("a", "all_finite", "an array of numbers", a)
-    parts = check_positive_int(parts, "parts", "all_finite")
     if a.dtype not in _EXP_MASKS or not a.flags.c_contiguous:
         return bool(np.isfinite(a).all())
     itype, mask = _EXP_MASKS[a.dtype]
-    bits = a.reshape(-1).view(itype)
-    if parts > 1:
-        return not _any_nonfinite_parts_nb(bits, itype(mask), parts)
-    return not _any_nonfinite_nb(bits, itype(mask))
+    return not _any_nonfinite_nb(a.reshape(-1).view(itype), itype(mask))
 
 
 # ---------------------------------------------------------------- the optimizer update

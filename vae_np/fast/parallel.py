@@ -22,7 +22,9 @@ The step of a :class:`vae_np.VAE` with one hidden ReLU layer on each side (the b
 Every formula is a kernel of :mod:`~vae_np.fast.step`, :mod:`~vae_np.fast.elementwise` and
 :mod:`~vae_np.fast.sparse`, called on a block; only the order of some float sums differs from
 the one-thread step (the tests compare both with the reference). The finite check and Adam run
-in parts too (:func:`vae_np.fast.flat.all_finite`, :func:`vae_np.fast.flat.optimizer_step`).
+in parts too: the threads count NaN/inf in the gradients as they write them
+(:func:`gradients_finite`), and Adam takes half of the flat buffers each
+(:func:`vae_np.fast.flat.optimizer_step`).
 numba runs the blocks on its default threading layer (OpenMP where numba finds it). Its
 workqueue layer wakes its threads through the operating system and ran this step at about half
 the speed (``benchmarks/bench_two_cores.py``). One effect of OpenMP to know: if numba's OpenMP
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 
 import numba
 import numpy as np
@@ -55,12 +58,14 @@ from .elementwise import (
 from .sparse import _csc_weight_grad_nb, _csr_forward_nb
 from .step import _half_logvar_nb, _reparam_backward_bias_nb, _reparam_kl_nb
 
-__all__ = ["supports", "cores", "loss_and_grads", "MIN_ROWS_PER_PART", "LOCK"]
+__all__ = ["supports", "cores", "loss_and_grads", "gradients_finite", "MIN_ROWS_PER_PART",
+           "LOCK"]
 
 #: A block of fewer rows than this is not worth a thread of its own.
 MIN_ROWS_PER_PART = 32
 
 _blas = {}                       # the BLAS libraries' thread controls, found once
+_checked = weakref.WeakKeyDictionary()   # per model: were its last step's gradients finite?
 #: Held around the parallel regions of a step (re-entrant: ``make_step`` holds it for the whole
 #: step, finite check and update included): two training loops in two threads take turns, as
 #: numba's workqueue layer requires, instead of splitting the same cores four ways.
@@ -192,9 +197,22 @@ def _sum_rows_nb(parts, out):
         out[j] = acc
 
 
+@njit
+def _count_nonfinite_nb(A):
+    # |v| < inf is False exactly for inf and NaN (no fastmath here: NaN compares False)
+    inf = A.dtype.type(np.inf)
+    bad = 0
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            bad += not (abs(A[i, j]) < inf)
+    return bad
+
+
 @njit(parallel=True)
 def _weight_grads_nb(X, colptr, rows, use_sparse, Y1, Z, D1T, XT, A, dD1, dH, dY1, gW1, gb1,
-                     gW2, gb2, gWd1, gbd1, gWd2, gbd2, db1, db2, dbd1, dbd2):
+                     gW2, gb2, gWd1, gbd1, gWd2, gbd2, db1, db2, dbd1, dbd2, bad):
+    # Every gradient is written here; each thread also counts the NaN/inf in what it wrote,
+    # while it is still in its cache (bad[c]), which spares the step a pass over all of them.
     parts = db1.shape[0]
     h, d = gWd2.shape[0], gW1.shape[0]
     h_step, d_step = (h + parts - 1) // parts, (d + parts - 1) // parts
@@ -206,14 +224,34 @@ def _weight_grads_nb(X, colptr, rows, use_sparse, Y1, Z, D1T, XT, A, dD1, dH, dY
             _csc_weight_grad_nb(X, colptr, rows, dY1, gW1, lo, hi)
         else:
             np.dot(XT[lo:hi], dY1, gW1[lo:hi])
+        count = _count_nonfinite_nb(gW1[lo:hi])
+        lo, hi = c * h_step, min(h, (c + 1) * h_step)
+        count += _count_nonfinite_nb(gWd2[lo:hi])
         if c == 0:
             np.dot(Z.T, dD1, gWd1)
             _sum_rows_nb(dbd1, gbd1)
             _sum_rows_nb(dbd2, gbd2)
+            count += (_count_nonfinite_nb(gWd1) + _count_nonfinite_nb(gbd1.reshape((1, -1)))
+                      + _count_nonfinite_nb(gbd2.reshape((1, -1))))
         if c == parts - 1:
             np.dot(Y1.T, dH, gW2)
             _sum_rows_nb(db1, gb1)
             _sum_rows_nb(db2, gb2)
+            count += (_count_nonfinite_nb(gW2) + _count_nonfinite_nb(gb1.reshape((1, -1)))
+                      + _count_nonfinite_nb(gb2.reshape((1, -1))))
+        bad[c] = count
+
+
+def gradients_finite(model):
+    """Whether every gradient that the last :func:`loss_and_grads` of ``model`` wrote is finite.
+
+    Returns
+    -------
+    bool or None
+        True or False as counted while the gradients were written; None if that call took the
+        one-core step (a small batch) or there was none: then check ``model.grads`` yourself.
+    """
+    return _checked.get(model)
 
 
 class _Workspace:
@@ -232,6 +270,7 @@ class _Workspace:
         self.db2, self.dbd2 = np.empty((parts, 2 * k), f32), np.empty((parts, d), f32)
         self.col, self.total = np.empty((parts, d), f32), np.empty((parts, d))
         self.kl = np.empty(parts)
+        self.bad = np.zeros(parts, np.int64)   # NaN/inf found in each thread's gradients
         self.index = None          # the nonzeros of the batch, as in fast.step
 
 
@@ -282,6 +321,7 @@ def loss_and_grads(model, X, eps, beta=1.0, parts=2):
         raise ValueError(f"{owner}: parts must be an int >= 1, got {parts!r}")
     n = X.shape[0]
     parts = min(parts, n // MIN_ROWS_PER_PART)
+    _checked[model] = None
     if parts <= 1:
         return fused.loss_and_grads(model, X, eps, beta)
     ws = _workspace(model, n, parts)
@@ -303,7 +343,8 @@ def loss_and_grads(model, X, eps, beta=1.0, parts=2):
         _weight_grads_nb(X, colptr, rows, index is not None, ws.Y1, ws.Z, ws.D1T, XT, ws.A, ws.dD1,
                          ws.dH, ws.dY1, l1.grads["W"], l1.grads["b"], l2.grads["W"],
                          l2.grads["b"], d1.grads["W"], d1.grads["b"], d2.grads["W"],
-                         d2.grads["b"], ws.db1, ws.db2, ws.dbd1, ws.dbd2)
+                         d2.grads["b"], ws.db1, ws.db2, ws.dbd1, ws.dbd2, ws.bad)
+    _checked[model] = not ws.bad.any()
     recon, kl = float(ws.total.sum()) / n, float(ws.kl.sum()) / n
     loss = recon + beta * kl
     model.terms = {"loss": loss, "recon": recon, "kl": kl}
