@@ -365,3 +365,18 @@ def test_guard_reports_an_overflowing_update_instead_of_returning_garbage(X, at_
         with pytest.raises(vae_np.train.NonFiniteLossError, match=match):
             fit(model, np.tile(X, (2, 1)), epochs=2, batch_size=4,
                 optimizer=OverflowingSGD(at_step), seed=0, progress=False)
+
+
+@pytest.mark.parametrize("where", [(0, 0), (1500, 3), (2999, 7)])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_check_array_finds_nan_in_every_block_of_rows(where, value):
+    """The NaN/inf test runs a block of rows at a time (no boolean copy of a whole data set);
+    a bad value in any block, the last one included, is still found and located."""
+    from vae_np._validation import _all_finite_by_blocks, check_array
+    X = np.zeros((3000, 8), np.float32)
+    assert _all_finite_by_blocks(X, block=1000) and _all_finite_by_blocks(X[:, 0], block=1000)
+    X[where] = value
+    assert not _all_finite_by_blocks(X, block=1000)
+    assert not _all_finite_by_blocks(X[:, where[1]], block=1000)
+    with pytest.raises(ValueError, match=rf"NaN or inf \(first at index \({where[0]}, {where[1]}\)\)"):
+        check_array(X)

@@ -272,7 +272,7 @@ def check_array(X, name="X", ndim=2, n_features=None, dtype=None, unit_interval=
         raise ValueError(f"{name} must have {n_features} features per row, got shape {X.shape}")
     if dtype is not None:
         X = np.ascontiguousarray(X, dtype=dtype)
-    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
+    if np.issubdtype(X.dtype, np.floating) and not _all_finite_by_blocks(X):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
                          "clean or impute the data first")
@@ -283,6 +283,13 @@ def check_array(X, name="X", ndim=2, n_features=None, dtype=None, unit_interval=
                 f"{name} has values in [{lo:g}, {hi:g}] but a Bernoulli likelihood needs [0, 1]; "
                 "scale the data (e.g. X / 255) or use likelihood='gaussian'")
     return X
+
+
+def _all_finite_by_blocks(X, block=1 << 20):
+    """``np.isfinite(X).all()`` a block of rows at a time: the boolean temporary of a whole
+    data set would be a quarter of a float32 copy of it."""
+    rows = max(1, block // max(1, X[0].size)) if X.ndim > 1 else block
+    return all(np.isfinite(X[i:i + rows]).all() for i in range(0, len(X), rows))
 
 
 def check_real(a, name, finite=True):
