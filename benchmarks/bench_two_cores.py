@@ -142,6 +142,17 @@ def rate(run):
     return sorted(rates)[2]
 if {what!r} == "vae_np":
     print(rate(peers.vae_np_runner(X)))
+elif {what!r} == "torch first":            # PyTorch's threads start, then numba's OpenMP ones
+    run = peers.torch_runner(X, 2)
+    run(10)
+    import numba
+    numba.config.THREADING_LAYER = "omp"
+    @numba.njit(parallel=True)
+    def start(a):
+        for i in numba.prange(2):
+            a[i] += 1
+    start(np.zeros(2))
+    print(rate(run))
 else:
     if {layer!r}:
         import numba
@@ -167,7 +178,8 @@ def threading_layers():
         import torch  # noqa: F401
         cases += [("PyTorch alone", "torch", ""),
                   ("PyTorch after numba's OpenMP threads", "torch", "omp"),
-                  ("PyTorch after numba's workqueue threads", "torch", "workqueue")]
+                  ("PyTorch after numba's workqueue threads", "torch", "workqueue"),
+                  ("PyTorch started first, then numba's OpenMP threads", "torch first", "")]
     except ImportError:
         pass
     for name, what, layer in cases:

@@ -1,40 +1,45 @@
 """The fused step on several cores: one thread pool (numba's), BLAS on one thread per part.
 
-With two BLAS threads, :mod:`vae_np.fast.step` runs its matrix products on both cores but the
-rest of the step -- the sparse first layer, the loss pass, the small layers -- on one. Splitting
-that rest over a second pool of threads next to OpenBLAS's does not work: OpenBLAS's worker
-threads keep spinning for a while after each product, and a numba parallel region that starts
-then waits for a core (``benchmarks/bench_two_cores.py`` measures an empty region after a
-two-thread product taking milliseconds). So here **one** pool does everything: the batch is cut
-into ``parts`` blocks of rows, numba's threads run one block each, and each block's products go
-to BLAS with one thread (the step sets BLAS to one thread while it runs, and back afterwards).
+With two BLAS threads, :mod:`vae_np.fast.step` (the "one-core step") runs its matrix products
+on both cores but the rest of the step -- the sparse first layer, the loss pass, the small
+layers, the finite check, Adam -- on one. Splitting that rest over a second pool of threads
+next to OpenBLAS's does not work: OpenBLAS's worker threads keep busy-waiting on their cores for
+a while after each product, so a numba parallel region started right after one waits for a
+core (``benchmarks/bench_two_cores.py``: an empty region after a two-thread product took about
+9 ms). So here **one** pool does everything: the batch is cut into ``parts`` blocks of rows,
+numba's threads run one block each, and each block's products go to BLAS with one thread (the
+step sets every BLAS library to one thread while it runs, and back afterwards: a process-wide
+setting, so products that other threads run meanwhile also get one thread).
 
 The step of a :class:`vae_np.VAE` with one hidden ReLU layer on each side (the book's
 784-400-20 model), Bernoulli likelihood, float32, in two parallel regions:
 
 1. **rows**: for its block of rows, each thread runs the whole forward pass, the loss and its
-   gradient, and the backward pass down to the first layer's pre-activation gradient: every one
-   of those is row-local. The bias gradients are kept per block.
-2. **weight gradients** (``dW = A.T @ G`` sums over all rows): each thread takes a block of the
-   rows of ``dW`` -- of the decoder's output layer (the largest) and of the first layer (sparse
-   or dense) -- and the small layers' gradients and the blocks' bias sums are shared out.
+   gradient, and the backward pass down to the first layer's pre-activation gradient: row ``i``
+   of each of those depends only on row ``i`` of the batch and of the noise. The bias
+   gradients and the loss are kept per block.
+2. **weight gradients** (``dW = H.T @ G``, ``H`` a layer's input and ``G`` the gradient at its
+   output, sums over all rows): each thread takes a block of the rows of ``dW`` -- of the
+   decoder's output layer (the largest) and of the first layer (sparse or dense) -- and the
+   small layers' gradients and the sums of the blocks' bias gradients are shared out. Each
+   thread also counts the NaN/inf in the gradients it wrote (:func:`gradients_finite`), so the
+   step's finite check needs no pass of its own.
 
+Adam then runs on ``parts`` pieces of the flat buffers (:func:`vae_np.fast.flat.optimizer_step`).
 Every formula is a kernel of :mod:`~vae_np.fast.step`, :mod:`~vae_np.fast.elementwise` and
 :mod:`~vae_np.fast.sparse`, called on a block; only the order of some float sums differs from
-the one-thread step (the tests compare both with the reference). The finite check and Adam run
-in parts too: the threads count NaN/inf in the gradients as they write them
-(:func:`gradients_finite`), and Adam takes half of the flat buffers each
-(:func:`vae_np.fast.flat.optimizer_step`).
+the one-core step (the tests compare both with the reference).
+
 numba runs the blocks on its default threading layer (OpenMP where numba finds it). Its
 workqueue layer wakes its threads through the operating system and ran this step at about half
-the speed (``benchmarks/bench_two_cores.py``). One effect of OpenMP to know: if numba's OpenMP
-threads start before PyTorch's own in the same process, PyTorch's CPU operations then ran about
-3x slower (measured there too); starting PyTorch first, or ``NUMBA_THREADING_LAYER=workqueue``,
-avoids it.
+the speed (``benchmarks/bench_two_cores.py``). One effect of OpenMP to know: when numba's OpenMP
+threads had started before PyTorch's in the same process, PyTorch's CPU operations ran about 3x
+slower, and still about 1.5x slower with PyTorch started first (measured there too). With one
+BLAS thread (the chapters' setting) numba's threads never start.
 
-:func:`cores` is how many parts :func:`vae_np.train.make_step` uses: the number of threads
-NumPy's BLAS may use (``vae_np.blas_threads(n)``; the chapters set one, so they run the one-core
-step), at most numba's thread count and the CPUs this process may run on.
+:func:`cores` is how many parts :func:`vae_np.train.make_step` uses: the number of threads the
+BLAS libraries may use (``vae_np.blas_threads(n)``; the chapters set one, so they run the
+one-core step), at most numba's thread count and the CPUs this process may run on.
 """
 from __future__ import annotations
 
@@ -66,9 +71,10 @@ MIN_ROWS_PER_PART = 32
 
 _blas = {}                       # the BLAS libraries' thread controls, found once
 _checked = weakref.WeakKeyDictionary()   # per model: were its last step's gradients finite?
-#: Held around the parallel regions of a step (re-entrant: ``make_step`` holds it for the whole
-#: step, finite check and update included): two training loops in two threads take turns, as
-#: numba's workqueue layer requires, instead of splitting the same cores four ways.
+#: Held around a step's buffers and parallel regions (re-entrant: ``make_step`` holds it for the
+#: whole step, update included): two training loops in two threads take turns instead of
+#: sharing buffers or splitting the same cores four ways (numba's workqueue layer also forbids
+#: two threads in its regions at once).
 LOCK = threading.RLock()
 
 
@@ -107,9 +113,10 @@ def cores():
     Returns
     -------
     int
-        The smallest of NumPy's BLAS thread limit, numba's thread count and the number of CPUs
-        this process may run on (1 under ``NUMBA_DISABLE_JIT``). numba's threads are started
-        only when BLAS may use more than one.
+        The smallest of the BLAS thread limit (the largest of NumPy's and SciPy's, which
+        numba's products call), numba's thread count and the number of CPUs this process may
+        run on (1 under ``NUMBA_DISABLE_JIT``). numba's threads are started only when BLAS may
+        use more than one.
     """
     if JIT_DISABLED:
         return 1
@@ -158,9 +165,8 @@ def _rows_nb(X, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, bd1, Wd2, bd
     # D1 = relu(Z Wd1 + bd1); A = D1 Wd2 (+ bd2 inside the loss kernel) -> dL/dlogits; then back
     # to dY1 = dL/d(X W1 + b1). Block c of rows; its bias gradients go to row c of db*.
     n, parts = X.shape[0], db1.shape[0]
-    step = (n + parts - 1) // parts
     for c in numba.prange(parts):
-        lo, hi = c * step, min(n, (c + 1) * step)
+        lo, hi = c * n // parts, (c + 1) * n // parts        # sizes differ by at most one row
         if use_sparse:
             _csr_forward_nb(X, rowptr, cols, W1, b1, True, Y1, lo, hi)
         else:
@@ -188,12 +194,12 @@ def _rows_nb(X, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, bd1, Wd2, bd
 
 
 @njit
-def _sum_rows_nb(parts, out):
-    # out = parts[0] + parts[1] + ... in this order (the same numbers on every run)
+def _sum_rows_nb(blocks, out):
+    # out = blocks[0] + blocks[1] + ... in this order (the same numbers on every run)
     for j in range(out.size):
-        acc = parts[0, j]
-        for c in range(1, parts.shape[0]):
-            acc += parts[c, j]
+        acc = blocks[0, j]
+        for c in range(1, blocks.shape[0]):
+            acc += blocks[c, j]
         out[j] = acc
 
 
@@ -215,17 +221,16 @@ def _weight_grads_nb(X, colptr, rows, use_sparse, Y1, Z, D1T, XT, A, dD1, dH, dY
     # while it is still in its cache (bad[c]), which spares the step a pass over all of them.
     parts = db1.shape[0]
     h, d = gWd2.shape[0], gW1.shape[0]
-    h_step, d_step = (h + parts - 1) // parts, (d + parts - 1) // parts
     for c in numba.prange(parts):
-        lo, hi = c * h_step, min(h, (c + 1) * h_step)
+        lo, hi = c * h // parts, (c + 1) * h // parts
         np.dot(D1T[lo:hi], A, gWd2[lo:hi])                 # decoder output layer, rows lo:hi
-        lo, hi = c * d_step, min(d, (c + 1) * d_step)
+        lo, hi = c * d // parts, (c + 1) * d // parts
         if use_sparse:                                     # first layer, pixels lo:hi
             _csc_weight_grad_nb(X, colptr, rows, dY1, gW1, lo, hi)
         else:
             np.dot(XT[lo:hi], dY1, gW1[lo:hi])
         count = _count_nonfinite_nb(gW1[lo:hi])
-        lo, hi = c * h_step, min(h, (c + 1) * h_step)
+        lo, hi = c * h // parts, (c + 1) * h // parts
         count += _count_nonfinite_nb(gWd2[lo:hi])
         if c == 0:
             np.dot(Z.T, dD1, gWd1)
@@ -324,6 +329,17 @@ def loss_and_grads(model, X, eps, beta=1.0, parts=2):
     _checked[model] = None
     if parts <= 1:
         return fused.loss_and_grads(model, X, eps, beta)
+    with LOCK:      # the workspace and the index are shared with any other caller too
+        return _blocks_step(model, X, eps, beta, parts, enc, dec)
+
+
+_NO_INDEX = np.zeros(1, np.int32)      # stands in for the index arrays on the dense path
+_NO_XT = np.zeros((1, 1), np.float32)  # and for X transposed on the sparse path
+
+
+def _blocks_step(model, X, eps, beta, parts, enc, dec):
+    """The step in ``parts`` blocks (arguments checked by :func:`loss_and_grads`)."""
+    n = X.shape[0]
     ws = _workspace(model, n, parts)
     index = fused._sparse_index(ws, X)
     (l1, _), (l2, _) = enc
@@ -334,7 +350,7 @@ def loss_and_grads(model, X, eps, beta=1.0, parts=2):
     if index is None and ws.XT is None:
         ws.XT = np.empty((X.shape[1], n), f32)
     XT = ws.XT if index is None else _NO_XT
-    with LOCK, _OneBlasThread():
+    with _OneBlasThread():
         _rows_nb(X, rowptr, cols, index is not None, l1.params["W"], l1.params["b"],
                  l2.params["W"], l2.params["b"], eps, d1.params["W"], d1.params["b"],
                  d2.params["W"], d2.params["b"], f32(1.0 / n), f32(beta / n), ws.Y1, ws.Hh, ws.S,
@@ -349,7 +365,3 @@ def loss_and_grads(model, X, eps, beta=1.0, parts=2):
     loss = recon + beta * kl
     model.terms = {"loss": loss, "recon": recon, "kl": kl}
     return loss, model.grads
-
-
-_NO_INDEX = np.zeros(1, np.int32)      # stands in for the index arrays on the dense path
-_NO_XT = np.zeros((1, 1), np.float32)  # and for X transposed on the sparse path

@@ -45,10 +45,10 @@ __all__ = ["AUTO_MAX_DENSITY", "SparseIndex", "index_batch", "sparse_forward",
 
 #: Largest fraction of nonzero inputs at which ``"auto"`` takes the sparse first layer. Measured
 #: (``benchmarks/bench_sparse.py``, whole training steps of the 784-400-20 VAE, batch 128): the
-#: sparse step was faster up to a density of about 0.2-0.27 with one BLAS thread (runs differ)
-#: and about 0.23 with two (the several-core step of ``vae_np.fast.parallel``, which splits the
-#: sparse kernels too; with the one-core step, whose sparse kernels stayed on one core, it was
-#: about 0.1). Set a little below the crossovers.
+#: sparse step was faster up to a density of 0.19-0.27 with one BLAS thread and 0.23-0.32 with
+#: two (the several-core step of ``vae_np.fast.parallel``, which splits the sparse kernels too;
+#: with the one-core step, whose sparse kernels stayed on one core, it was about 0.1); runs on
+#: the shared machine differ. Set below every crossover measured.
 AUTO_MAX_DENSITY = 0.18
 
 
@@ -157,8 +157,8 @@ def _index_batch(X, index):
 # ---------------------------------------------------------------- forward: Y = act(X @ W + b)
 @njit(fastmath={"contract"})
 def _csr_forward_nb(X, rowptr, cols, W, b, relu, Y, i0, i1):
-    # rows i0 <= i < i1 of Y (ranges let threads share the work; two threads measured no
-    # faster next to OpenBLAS's two, so the step runs one range, all rows)
+    # rows i0 <= i < i1 of Y (the one-core step runs all rows; the several-core step of
+    # vae_np.fast.parallel gives each of its threads a block of rows)
     h = Y.shape[1]
     zero = Y.dtype.type(0)
     for i in range(i0, i1):
