@@ -117,10 +117,10 @@ def test_supports_only_the_books_shape_of_vae():
 def test_bad_arguments_are_named():
     rng = np.random.default_rng(0)
     X, eps = _batch(rng, 64, 10, 2)
-    with pytest.raises(ValueError, match="model must be a float32 Bernoulli"):
+    with pytest.raises(ValueError, match="'model' parameter .* float32 Bernoulli"):
         parallel.loss_and_grads(vae_np.VAE(10, (6, 4), 2, seed=0), X, eps)
     for parts in (0, 1.5, "2"):
-        with pytest.raises(ValueError, match="parts must be an int"):
+        with pytest.raises(ValueError, match="'parts' parameter .* must be an int"):
             parallel.loss_and_grads(_model(d=10, h=6), X, eps, 1.0, parts)
     with pytest.raises(ValueError, match="X"):
         parallel.loss_and_grads(_model(d=10, h=6), X[:, :5], eps)

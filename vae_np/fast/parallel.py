@@ -51,6 +51,7 @@ import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from .._validation import check_positive_int, invalid
 from ..nn import VAE
 from . import step as fused
 from ._jit import JIT_DISABLED, njit
@@ -318,18 +319,15 @@ def loss_and_grads(model, X, eps, beta=1.0, parts=2):
     """
     owner = "fast.parallel.loss_and_grads"
     if not supports(model):
-        raise ValueError(f"{owner}: model must be a float32 Bernoulli vae_np.VAE with one hidden "
-                         "ReLU layer in its encoder and decoder (see fast.parallel.supports); "
-                         "use vae_np.fast.step.loss_and_grads for other models")
+        raise invalid("model", owner, "a float32 Bernoulli vae_np.VAE with one hidden ReLU layer "
+                      "in its encoder and decoder (see fast.parallel.supports); use "
+                      "vae_np.fast.step.loss_and_grads for other models", model)
     enc, dec, beta = fused._checked_step_args(model, X, eps, beta, owner)
-    if not (type(parts) is int and parts >= 1):
-        raise ValueError(f"{owner}: parts must be an int >= 1, got {parts!r}")
-    n = X.shape[0]
-    parts = min(parts, n // MIN_ROWS_PER_PART)
-    _checked[model] = None
-    if parts <= 1:
-        return fused.loss_and_grads(model, X, eps, beta)
-    with LOCK:      # the workspace and the index are shared with any other caller too
+    parts = min(check_positive_int(parts, "parts", owner), X.shape[0] // MIN_ROWS_PER_PART)
+    with LOCK:      # the workspace, the index and the finite count are shared with any caller
+        if parts <= 1:
+            _checked[model] = None
+            return fused.loss_and_grads(model, X, eps, beta)
         return _blocks_step(model, X, eps, beta, parts, enc, dec)
 
 
