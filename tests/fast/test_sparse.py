@@ -56,6 +56,39 @@ def test_index_lists_the_nonzeros_by_row_and_by_column(dtype):
             np.testing.assert_array_equal(index.rows[index.colptr[j]:index.colptr[j + 1]], rows)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("parts", [1, 2, 3, 5])
+def test_the_index_built_in_blocks_is_the_same_index(dtype, parts):
+    """The several-core step's index: counts, then rows by blocks of rows, then columns by
+    blocks of columns (blocks filled in reverse order, as threads may finish in any order)."""
+    rng = np.random.default_rng(parts)
+    d = 13
+    cases = _cases(rng, d, dtype)
+    signed = cases["binary"].copy()
+    signed[1, :4] = [-0.0, np.nan, -1.0, 0.0]                  # -0.0 is zero, NaN is not
+    cases["signs and NaN"] = signed
+    for name, X in cases.items():
+        whole = sparse.SparseIndex(*X.shape)
+        assert sparse.index_batch(X, whole), name
+        blocks = sparse.SparseIndex(*X.shape)
+        assert sparse._count_batch(X, blocks) and blocks.nnz == whole.nnz, name
+        blocks.cols[:], blocks.rows[:] = -7, -7                 # nothing left from before
+        (n, _), cursor = X.shape, np.empty(d, np.int32)
+        bits, mask = sparse._bits(X)
+        for c in reversed(range(parts)):
+            sparse._fill_rows_nb(bits, mask, blocks.rowptr, blocks.cols, c * n // parts,
+                                 (c + 1) * n // parts)
+        for c in reversed(range(parts)):
+            sparse._fill_cols_nb(blocks.rowptr, blocks.cols, blocks.colptr, blocks.rows, cursor,
+                                 c * d // parts, (c + 1) * d // parts)
+        nnz = whole.nnz
+        for a, b in ((whole.rowptr, blocks.rowptr), (whole.colptr, blocks.colptr),
+                     (whole.cols[:nnz], blocks.cols[:nnz]), (whole.rows[:nnz], blocks.rows[:nnz])):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    over = sparse.SparseIndex(4, 10, 0.1)
+    assert not sparse._count_batch(np.ones((4, 10), dtype), over) and over.nnz == -1
+
+
 def test_index_gives_up_over_its_budget_and_only_then():
     X = np.zeros((4, 10), np.float32)
     X[0, :5] = 1                                                # 5 of 40: density 0.125

@@ -53,15 +53,17 @@ from threadpoolctl import ThreadpoolController
 
 from .._validation import check_positive_int, invalid
 from ..nn import VAE
+from . import sparse
 from . import step as fused
 from ._jit import JIT_DISABLED, njit
+from .blas import gemm, sgemm_address
 from .elementwise import (
     _bce_grad_bias_f32_nb,
     _bias_add_nb,
     _bias_relu_nb,
     _relu_backward_bias_nb,
 )
-from .sparse import _csc_weight_grad_nb, _csr_forward_nb
+from .sparse import _csc_weight_grad_nb, _csr_forward_nb, _fill_cols_nb, _fill_rows_nb
 from .step import _half_logvar_nb, _reparam_backward_bias_nb, _reparam_kl_nb
 
 __all__ = ["supports", "cores", "loss_and_grads", "gradients_finite", "MIN_ROWS_PER_PART",
@@ -149,48 +151,38 @@ def _exp_inplace_nb(S):
             S[i, j] = np.exp(S[i, j])
 
 
-@njit
-def _transpose_rows_nb(A, AT, lo, hi):
-    # AT[:, lo:hi] = A[lo:hi].T: the weight gradients' products then read contiguous rows of AT
-    # (a block of columns of A would be copied by np.dot, allocating on every step)
-    for i in range(lo, hi):
-        for j in range(A.shape[1]):
-            AT[j, i] = A[i, j]
-
-
 @njit(parallel=True)
-def _rows_nb(X, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, bd1, Wd2, bd2, scale,
-             beta_scale, Y1, Hh, S, Z, D1, A, dD1, dz, dH, dY1, db1, db2, dbd1, dbd2, col, total,
-             kl, D1T, XT):
+def _rows_nb(X, bits, mask, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, bd1, Wd2, bd2,
+             scale, beta_scale, Y1, Hh, S, Z, D1, A, dD1, dz, dH, dY1, db1, db2, dbd1, dbd2, col,
+             total, kl, fn, ilp64):
     # Y1 = relu(X W1 + b1); Hh = [mu, logvar] = Y1 W2 + b2; Z = mu + exp(logvar/2) eps;
     # D1 = relu(Z Wd1 + bd1); A = D1 Wd2 (+ bd2 inside the loss kernel) -> dL/dlogits; then back
-    # to dY1 = dL/d(X W1 + b1). Block c of rows; its bias gradients go to row c of db*.
+    # to dY1 = dL/d(X W1 + b1). Block c of rows; its bias gradients go to row c of db*. The
+    # products: gemm(fn, ilp64, transpose the first?, first, transpose the second?, second, out)
     n, parts = X.shape[0], db1.shape[0]
     for c in numba.prange(parts):
         lo, hi = c * n // parts, (c + 1) * n // parts        # sizes differ by at most one row
-        if use_sparse:
+        if use_sparse:                  # this block's part of the index, then the forward
+            _fill_rows_nb(bits, mask, rowptr, cols, lo, hi)
             _csr_forward_nb(X, rowptr, cols, W1, b1, True, Y1, lo, hi)
         else:
-            np.dot(X[lo:hi], W1, Y1[lo:hi])
+            gemm(fn, ilp64, False, X[lo:hi], False, W1, Y1[lo:hi])
             _bias_relu_nb(Y1[lo:hi], b1)
-        np.dot(Y1[lo:hi], W2, Hh[lo:hi])
+        gemm(fn, ilp64, False, Y1[lo:hi], False, W2, Hh[lo:hi])
         _bias_add_nb(Hh[lo:hi], b2)
         _half_logvar_nb(Hh[lo:hi], S[lo:hi])
         _exp_inplace_nb(S[lo:hi])
         kl[c] = _reparam_kl_nb(Hh[lo:hi], eps[lo:hi], S[lo:hi], Z[lo:hi])
-        np.dot(Z[lo:hi], Wd1, D1[lo:hi])
+        gemm(fn, ilp64, False, Z[lo:hi], False, Wd1, D1[lo:hi])
         _bias_relu_nb(D1[lo:hi], bd1)
-        np.dot(D1[lo:hi], Wd2, A[lo:hi])
-        _transpose_rows_nb(D1, D1T, lo, hi)
-        if not use_sparse:
-            _transpose_rows_nb(X, XT, lo, hi)
+        gemm(fn, ilp64, False, D1[lo:hi], False, Wd2, A[lo:hi])
         _bce_grad_bias_f32_nb(A[lo:hi], bd2, X[lo:hi], scale, dbd2[c], col[c], total[c])
-        np.dot(A[lo:hi], Wd2.T, dD1[lo:hi])
+        gemm(fn, ilp64, False, A[lo:hi], True, Wd2, dD1[lo:hi])
         _relu_backward_bias_nb(dD1[lo:hi], D1[lo:hi], dbd1[c])
-        np.dot(dD1[lo:hi], Wd1.T, dz[lo:hi])
+        gemm(fn, ilp64, False, dD1[lo:hi], True, Wd1, dz[lo:hi])
         _reparam_backward_bias_nb(dz[lo:hi], eps[lo:hi], S[lo:hi], Hh[lo:hi], beta_scale,
                                   dH[lo:hi], db2[c])
-        np.dot(dH[lo:hi], W2.T, dY1[lo:hi])
+        gemm(fn, ilp64, False, dH[lo:hi], True, W2, dY1[lo:hi])
         _relu_backward_bias_nb(dY1[lo:hi], Y1[lo:hi], db1[c])
 
 
@@ -216,31 +208,35 @@ def _count_nonfinite_nb(A):
 
 
 @njit(parallel=True)
-def _weight_grads_nb(X, colptr, rows, use_sparse, Y1, Z, D1T, XT, A, dD1, dH, dY1, gW1, gb1,
-                     gW2, gb2, gWd1, gbd1, gWd2, gbd2, db1, db2, dbd1, dbd2, bad):
+def _weight_grads_nb(X, rowptr, cols, colptr, rows, cursor, use_sparse, Y1, Z, D1, A, dD1, dH,
+                     dY1, gW1, gb1, gW2, gb2, gWd1, gbd1, gWd2, gbd2, db1, db2, dbd1, dbd2, bad,
+                     fn, ilp64):
     # Every gradient is written here; each thread also counts the NaN/inf in what it wrote,
     # while it is still in its cache (bad[c]), which spares the step a pass over all of them.
+    # A block of rows of dW = H.T @ G is a block of H's columns, transposed: gemm reads it in
+    # place.
     parts = db1.shape[0]
     h, d = gWd2.shape[0], gW1.shape[0]
     for c in numba.prange(parts):
         lo, hi = c * h // parts, (c + 1) * h // parts
-        np.dot(D1T[lo:hi], A, gWd2[lo:hi])                 # decoder output layer, rows lo:hi
+        gemm(fn, ilp64, True, D1[:, lo:hi], False, A, gWd2[lo:hi])   # decoder output layer
         lo, hi = c * d // parts, (c + 1) * d // parts
         if use_sparse:                                     # first layer, pixels lo:hi
+            _fill_cols_nb(rowptr, cols, colptr, rows, cursor, lo, hi)
             _csc_weight_grad_nb(X, colptr, rows, dY1, gW1, lo, hi)
         else:
-            np.dot(XT[lo:hi], dY1, gW1[lo:hi])
+            gemm(fn, ilp64, True, X[:, lo:hi], False, dY1, gW1[lo:hi])
         count = _count_nonfinite_nb(gW1[lo:hi])
         lo, hi = c * h // parts, (c + 1) * h // parts
         count += _count_nonfinite_nb(gWd2[lo:hi])
         if c == 0:
-            np.dot(Z.T, dD1, gWd1)
+            gemm(fn, ilp64, True, Z, False, dD1, gWd1)
             _sum_rows_nb(dbd1, gbd1)
             _sum_rows_nb(dbd2, gbd2)
             count += (_count_nonfinite_nb(gWd1) + _count_nonfinite_nb(gbd1.reshape((1, -1)))
                       + _count_nonfinite_nb(gbd2.reshape((1, -1))))
         if c == parts - 1:
-            np.dot(Y1.T, dH, gW2)
+            gemm(fn, ilp64, True, Y1, False, dH, gW2)
             _sum_rows_nb(db1, gb1)
             _sum_rows_nb(db2, gb2)
             count += (_count_nonfinite_nb(gW2) + _count_nonfinite_nb(gb1.reshape((1, -1)))
@@ -270,14 +266,13 @@ class _Workspace:
         self.Hh, self.dH = np.empty((n, 2 * k), f32), np.empty((n, 2 * k), f32)
         self.S, self.Z, self.dz = (np.empty((n, k), f32) for _ in range(3))
         self.A = np.empty((n, d), f32)
-        self.D1T = np.empty((h, n), f32)
-        self.XT = None             # X transposed, for a dense first layer (made when needed)
         self.db1, self.dbd1 = np.empty((parts, h), f32), np.empty((parts, h), f32)
         self.db2, self.dbd2 = np.empty((parts, 2 * k), f32), np.empty((parts, d), f32)
         self.col, self.total = np.empty((parts, d), f32), np.empty((parts, d))
         self.kl = np.empty(parts)
         self.bad = np.zeros(parts, np.int64)   # NaN/inf found in each thread's gradients
         self.index = None          # the nonzeros of the batch, as in fast.step
+        self.cursor = np.empty(d, np.int32)    # where each column's next row goes (the index)
 
 
 def _workspace(model, n, parts):
@@ -332,32 +327,31 @@ def loss_and_grads(model, X, eps, beta=1.0, parts=2):
 
 
 _NO_INDEX = np.zeros(1, np.int32)      # stands in for the index arrays on the dense path
-_NO_XT = np.zeros((1, 1), np.float32)  # and for X transposed on the sparse path
 
 
 def _blocks_step(model, X, eps, beta, parts, enc, dec):
     """The step in ``parts`` blocks (arguments checked by :func:`loss_and_grads`)."""
     n = X.shape[0]
     ws = _workspace(model, n, parts)
-    index = fused._sparse_index(ws, X)
+    index = fused._sparse_index(ws, X, sparse._count_batch)   # the blocks list the nonzeros
     (l1, _), (l2, _) = enc
     (d1, _), (d2, _) = dec
     rowptr, cols, colptr, rows = ((index.rowptr, index.cols, index.colptr, index.rows)
                                   if index is not None else (_NO_INDEX,) * 4)
     f32 = np.float32
-    if index is None and ws.XT is None:
-        ws.XT = np.empty((X.shape[1], n), f32)
-    XT = ws.XT if index is None else _NO_XT
+    fn, ilp64 = sgemm_address()
     with _OneBlasThread():
-        _rows_nb(X, rowptr, cols, index is not None, l1.params["W"], l1.params["b"],
+        bits, mask = sparse._bits(X)
+        _rows_nb(X, bits, mask, rowptr, cols, index is not None, l1.params["W"], l1.params["b"],
                  l2.params["W"], l2.params["b"], eps, d1.params["W"], d1.params["b"],
                  d2.params["W"], d2.params["b"], f32(1.0 / n), f32(beta / n), ws.Y1, ws.Hh, ws.S,
                  ws.Z, ws.D1, ws.A, ws.dD1, ws.dz, ws.dH, ws.dY1, ws.db1, ws.db2, ws.dbd1, ws.dbd2,
-                 ws.col, ws.total, ws.kl, ws.D1T, XT)
-        _weight_grads_nb(X, colptr, rows, index is not None, ws.Y1, ws.Z, ws.D1T, XT, ws.A, ws.dD1,
-                         ws.dH, ws.dY1, l1.grads["W"], l1.grads["b"], l2.grads["W"],
-                         l2.grads["b"], d1.grads["W"], d1.grads["b"], d2.grads["W"],
-                         d2.grads["b"], ws.db1, ws.db2, ws.dbd1, ws.dbd2, ws.bad)
+                 ws.col, ws.total, ws.kl, fn, ilp64)
+        _weight_grads_nb(X, rowptr, cols, colptr, rows, ws.cursor, index is not None, ws.Y1,
+                         ws.Z, ws.D1, ws.A, ws.dD1, ws.dH, ws.dY1, l1.grads["W"], l1.grads["b"],
+                         l2.grads["W"], l2.grads["b"], d1.grads["W"], d1.grads["b"],
+                         d2.grads["W"], d2.grads["b"], ws.db1, ws.db2, ws.dbd1, ws.dbd2, ws.bad,
+                         fn, ilp64)
     _checked[model] = not ws.bad.any()
     recon, kl = float(ws.total.sum()) / n, float(ws.kl.sum()) / n
     loss = recon + beta * kl

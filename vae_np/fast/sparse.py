@@ -54,12 +54,14 @@ AUTO_MAX_DENSITY = 0.18
 
 # ---------------------------------------------------------------- the index of the nonzeros
 @njit
-def _index_nb(X, max_nnz, rowptr, cols, colptr, rows):
+def _index_nb(B, mask, max_nnz, rowptr, cols, colptr, rows):
+    # B: the bits of the batch (an integer view); mask: all bits but the sign bit. A value is
+    # nonzero exactly when ``bits & mask`` is: -0.0 counts as zero and NaN as nonzero, as with
+    # ``x != 0``, and the integer test is the cheaper one.
     # Row-wise compaction without a branch per pixel (the pattern of a binarized image is
     # random, a branch would be mispredicted often): every index is stored, the count only
     # moves on for a nonzero. ``cols`` has room for max_nnz + d entries for that reason.
-    n, d = X.shape
-    zero = X.dtype.type(0)
+    n, d = B.shape
     for j in range(d + 1):
         colptr[j] = 0
     nnz = 0
@@ -67,10 +69,10 @@ def _index_nb(X, max_nnz, rowptr, cols, colptr, rows):
         rowptr[i] = nnz
         if nnz > max_nnz:
             return -1
-        x = X[i]
+        b = B[i]
         for j in range(d):
             cols[nnz] = j
-            nnz += x[j] != zero
+            nnz += (b[j] & mask) != 0
     rowptr[n] = nnz
     if nnz > max_nnz:
         return -1
@@ -87,6 +89,93 @@ def _index_nb(X, max_nnz, rowptr, cols, colptr, rows):
         colptr[j] = colptr[j - 1]
     colptr[0] = 0
     return nnz
+
+
+# The same index built in parts, for the several-core step (vae_np.fast.parallel): one serial
+# pass counts the nonzeros of every row and column (so every pointer is known at once), then
+# each thread lists the nonzeros of its block of rows (_fill_rows_nb) and, later, of its block
+# of columns (_fill_cols_nb). The arrays are exactly those of _index_nb.
+@njit
+def _count_nb(B, mask, rowptr, colptr):
+    n, d = B.shape
+    for j in range(d + 1):
+        colptr[j] = 0
+    rowptr[0] = 0
+    for i in range(n):
+        b = B[i]
+        count = 0
+        for j in range(d):
+            nonzero = np.int32((b[j] & mask) != 0)
+            count += nonzero
+            colptr[j + 1] += nonzero
+        rowptr[i + 1] = rowptr[i] + count
+    for j in range(d):
+        colptr[j + 1] += colptr[j]
+    return rowptr[n]
+
+
+@njit
+def _fill_rows_nb(B, mask, rowptr, cols, i0, i1):
+    # cols of rows i0 <= i < i1. Branch-free as in _index_nb, whose extra stores land one past
+    # the row's own entries: fine while that is still inside the block (a later row of the
+    # block overwrites it), but not once the rest of the block is empty rows, where they would
+    # land in the next block's first entry (another thread's): those rows take a branch.
+    d = B.shape[1]
+    end = rowptr[i1]
+    for i in range(i0, i1):
+        b = B[i]
+        t = rowptr[i]
+        if rowptr[i + 1] < end:
+            for j in range(d):
+                cols[t] = j
+                t += (b[j] & mask) != 0
+        else:
+            for j in range(d):
+                if (b[j] & mask) != 0:
+                    cols[t] = j
+                    t += 1
+
+
+@njit
+def _fill_cols_nb(rowptr, cols, colptr, rows, cursor, j0, j1):
+    # rows of columns j0 <= j < j1, from the (complete) row lists: each row's columns are in
+    # increasing order, so those in [j0, j1) are one run, found by bisection
+    n = rowptr.size - 1
+    for j in range(j0, j1):
+        cursor[j] = colptr[j]
+    for i in range(n):
+        lo, hi = rowptr[i], rowptr[i + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if cols[mid] < j0:
+                lo = mid + 1
+            else:
+                hi = mid
+        end = rowptr[i + 1]
+        while lo < end and cols[lo] < j1:
+            j = cols[lo]
+            rows[cursor[j]] = i
+            cursor[j] += 1
+            lo += 1
+
+
+_BITS = {np.dtype(np.float32): (np.int32, np.int32(0x7FFFFFFF)),
+         np.dtype(np.float64): (np.int64, np.int64(0x7FFFFFFFFFFFFFFF))}
+
+
+def _bits(X):
+    """The bits of a float32/float64 array (a view of integers of the same size) and the mask
+    of all bits but the sign bit."""
+    itype, mask = _BITS[X.dtype]
+    return X.view(itype), mask
+
+
+def _count_batch(X, index):
+    """The first, serial part of the index in parts: ``index.rowptr`` and ``index.colptr``, and
+    ``index.nnz`` (-1 if over the budget). ``cols`` and ``rows`` are then filled in blocks."""
+    nnz = int(_count_nb(*_bits(X), index.rowptr, index.colptr))
+    index.nnz = nnz if nnz <= index.max_nnz else -1
+    return index.nnz >= 0
 
 
 class SparseIndex:
@@ -149,7 +238,7 @@ def index_batch(X, index):
 
 
 def _index_batch(X, index):
-    index.nnz = int(_index_nb(X, index.max_nnz, index.rowptr, index.cols, index.colptr,
+    index.nnz = int(_index_nb(*_bits(X), index.max_nnz, index.rowptr, index.cols, index.colptr,
                               index.rows))
     return index.nnz >= 0
 

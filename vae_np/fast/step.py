@@ -263,10 +263,10 @@ def clear_workspaces(model):
     _workspaces.pop(model, None)
 
 
-def _sparse_index(ws, X):
+def _sparse_index(ws, X, build=sparse._index_batch):
     """The index of the nonzeros of ``X`` if the first layer takes the sparse kernels for this
     batch (the :func:`~vae_np.fast.backends.set_first_layer` mode and the batch's density
-    decide), else None."""
+    decide), else None. ``build(X, index)`` fills it (the several-core step only counts here)."""
     mode = backends.get_first_layer()
     if mode == "dense":
         return None
@@ -274,7 +274,7 @@ def _sparse_index(ws, X):
     index = ws.index
     if index is None or index.max_density != density:
         index = ws.index = sparse.SparseIndex(X.shape[0], X.shape[1], density)
-    return index if sparse._index_batch(X, index) else None
+    return index if build(X, index) else None
 
 
 def _forward(stages, X, outs, last_bias=True, index=None):
