@@ -13,7 +13,9 @@ run by numba's threads, each block's products on BLAS with one thread. This scri
   the several-core step, the one-core step with 2 BLAS threads, the one-core step with 1
   (interleaved rounds, a pause before each so no variant meets another's spinning threads);
 * the parts: each kernel on the whole batch (one thread) against its two halves run at once
-  on the two cores, so the ratio is the speed-up a second core gives that kernel here;
+  on the two cores, so the ratio is the speed-up a second core gives that kernel here; the
+  block product both with numba's ``np.dot`` (SciPy's BLAS) and with ``vae_np.fast.blas.gemm``
+  (NumPy's, which the step calls);
 * the fight: a 2-thread OpenBLAS product followed by an empty numba parallel region (why the
   step does not run numba's threads next to OpenBLAS's);
 * numba's threading layers, each in a fresh process: the several-core step on OpenMP (numba's
@@ -44,6 +46,7 @@ def parts(X, rounds):
     from threadpoolctl import threadpool_limits
 
     from vae_np.fast import sparse
+    from vae_np.fast.blas import gemm, sgemm_address
     from vae_np.fast.elementwise import _bce_grad_bias_f32_nb
     from vae_np.fast.flat import _adam_nb
     from vae_np.fast.sparse import _csr_forward_nb
@@ -54,6 +57,8 @@ def parts(X, rounds):
         lo, hi = c * 64, (c + 1) * 64
         if kind == 0:
             np.dot(a.Hd[lo:hi], a.W2, a.A[lo:hi])
+        elif kind == 4:
+            gemm(a.fn, a.ilp64, False, a.Hd[lo:hi], False, a.W2, a.A[lo:hi])
         elif kind == 1:
             _csr_forward_nb(a.X, a.rowptr, a.cols, a.W1, a.b1, True, a.Y, lo, hi)
         elif kind == 2:
@@ -93,11 +98,15 @@ def parts(X, rounds):
                   p=rng.standard_normal(size, dtype=f32), g=rng.standard_normal(size, dtype=f32),
                   m=rng.standard_normal(size, dtype=f32),
                   v=np.abs(rng.standard_normal(size, dtype=f32)))
+    arrays["fn"], arrays["ilp64"] = sgemm_address("numpy")
     a = namedtuple("Arrays", list(arrays))(**arrays)
     A0 = a.A.copy()
     out = {}
     with threadpool_limits(1, user_api="blas"):
-        for kind, name, reps in ((0, "GEMM 128x400 @ 400x784, row halves", 100),
+        for kind, name, reps in ((0, "GEMM 128x400 @ 400x784, row halves, numba's np.dot "
+                                  "(SciPy's BLAS)", 100),
+                                 (4, "GEMM 128x400 @ 400x784, row halves, fast.blas.gemm "
+                                  "(NumPy's BLAS; the step's)", 100),
                                  (1, "sparse first-layer forward, row halves", 200),
                                  (2, "loss pass (Bernoulli NLL + gradient), row halves", 200),
                                  (3, "Adam on the 650k parameters, halves", 100)):

@@ -14,11 +14,13 @@ Everything here computes what :mod:`vae_np.nn` computes, faster, and is tested a
   (binarized MNIST is about 13% ones): its forward product and its weight gradient
 * :mod:`~vae_np.fast.parallel` — the fused step of the book's VAE on several cores: the batch's
   rows in blocks, one numba thread each, BLAS on one thread per block
+* :mod:`~vae_np.fast.blas` — matrix products called from inside numba kernels, on NumPy's own
+  BLAS (``sgemm`` by its address, blocks of columns read in place)
 * :mod:`~vae_np.fast.matmul` — a matrix multiply written from scratch (teaching code)
 * :mod:`~vae_np.fast.backends` — ``set_backend``, ``get_backend``, ``backend``; and
   ``set_first_layer``, ``get_first_layer``, ``first_layer`` (``"auto"``, ``"dense"``, ``"sparse"``)
 """
-from . import backends, elementwise, flat, matmul, parallel, sparse, step
+from . import backends, blas, elementwise, flat, matmul, parallel, sparse, step
 from .backends import (
     BACKENDS,
     FIRST_LAYER_MODES,
@@ -30,6 +32,6 @@ from .backends import (
     set_first_layer,
 )
 
-__all__ = ["backends", "elementwise", "flat", "matmul", "parallel", "sparse", "step", "BACKENDS", "backend",
-           "get_backend", "set_backend", "FIRST_LAYER_MODES", "first_layer", "get_first_layer",
-           "set_first_layer"]
+__all__ = ["backends", "blas", "elementwise", "flat", "matmul", "parallel", "sparse", "step",
+           "BACKENDS", "backend", "get_backend", "set_backend", "FIRST_LAYER_MODES", "first_layer",
+           "get_first_layer", "set_first_layer"]

@@ -2,9 +2,9 @@
 
 numba's ``np.dot`` calls the BLAS that SciPy ships (through ``scipy.linalg.cython_blas``).
 That is often another build than the one NumPy ships: here SciPy's OpenBLAS 0.3.30 against
-NumPy's 0.3.31, and for the several-core step's products (a block of 64 rows times a
-400 x 784 weight matrix, on one thread) NumPy's ran about 20% faster
-(``benchmarks/bench_two_cores.py``). :func:`gemm` calls NumPy's ``sgemm`` when it can find it
+NumPy's 0.3.31, and on the several-core step's products (blocks of 64 rows times a 400 x 784
+weight matrix, one thread each) NumPy's took 12-19% less time (``benchmarks/bench_two_cores.py``,
+one and two cores). :func:`gemm` calls NumPy's ``sgemm`` when it can find it
 unambiguously (the 64-bit-integer OpenBLAS of NumPy's wheels, whose symbols end in ``64_``),
 else SciPy's, and it takes row strides, so a block of columns of a matrix (``D1[:, lo:hi]``)
 is multiplied in place, transposed or not, with no copy.

@@ -9,11 +9,17 @@ core (``benchmarks/bench_two_cores.py``: an empty region after a two-thread prod
 9 ms). So here **one** pool does everything: the batch is cut into ``parts`` blocks of rows,
 numba's threads run one block each, and each block's products go to BLAS with one thread (the
 step sets every BLAS library to one thread while it runs, and back afterwards: a process-wide
-setting, so products that other threads run meanwhile also get one thread).
+setting, so products that other threads run meanwhile also get one thread). The products are
+:func:`vae_np.fast.blas.gemm` calls on NumPy's own BLAS, not numba's ``np.dot`` (SciPy's BLAS,
+another build, whose block products took 13-24% more time here), and they read blocks of
+columns in place.
 
 The step of a :class:`vae_np.VAE` with one hidden ReLU layer on each side (the book's
 784-400-20 model), Bernoulli likelihood, float32, in two parallel regions:
 
+0. **the index** of a sparse first layer: one serial pass counts the nonzeros of every row and
+   column (:mod:`~vae_np.fast.sparse`); the threads list them, by row in region 1 and by
+   column in region 2, into the same index that the one-core step builds in one pass.
 1. **rows**: for its block of rows, each thread runs the whole forward pass, the loss and its
    gradient, and the backward pass down to the first layer's pre-activation gradient: row ``i``
    of each of those depends only on row ``i`` of the batch and of the noise. The bias
@@ -34,8 +40,8 @@ numba runs the blocks on its default threading layer (OpenMP where numba finds i
 workqueue layer wakes its threads through the operating system and ran this step at about half
 the speed (``benchmarks/bench_two_cores.py``). One effect of OpenMP to know: when numba's OpenMP
 threads had started before PyTorch's in the same process, PyTorch's CPU operations ran about 3x
-slower, and still about 1.5x slower with PyTorch started first (measured there too). With one
-BLAS thread (the chapters' setting) numba's threads never start.
+slower; with PyTorch started first, from no slower to about 1.5x slower in two runs (measured
+there too). With one BLAS thread (the chapters' setting) numba's threads never start.
 
 :func:`cores` is how many parts :func:`vae_np.train.make_step` uses: the number of threads the
 BLAS libraries may use (``vae_np.blas_threads(n)``; the chapters set one, so they run the

@@ -11,9 +11,11 @@ twice per step, and a dense GEMM spends most of its multiply-adds on those zeros
 
 :func:`index_batch` lists the nonzeros of a batch once, both by row (for the forward) and by
 column (for the weight gradient), in a :class:`SparseIndex` whose buffers are reused from
-batch to batch. It gives up (returns False) as soon as the batch has more nonzeros than its
-budget, so a dense batch costs only part of one scan before the dense BLAS path takes over.
-The values are read from ``X`` itself, so grey levels work as well as 0/1.
+batch to batch. (The several-core step of :mod:`vae_np.fast.parallel` builds the same index
+in parts: a serial count, then its threads list the rows and the columns of their blocks.)
+It gives up (returns False) as soon as the batch has more nonzeros than its budget, so a
+dense batch costs only part of one scan before the dense BLAS path takes over. The values
+are read from ``X`` itself, so grey levels work as well as 0/1.
 
 Which path a training step takes is the setting of :func:`vae_np.fast.backends.set_first_layer`;
 ``"auto"`` takes this one when the batch's density is at most :data:`AUTO_MAX_DENSITY`, the
