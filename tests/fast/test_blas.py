@@ -6,7 +6,6 @@ The tolerance is the float32 bound of a sum of k products in any order, gamma_k 
 import numba
 import numpy as np
 import pytest
-from fast_helpers import needs_jit
 
 from vae_np.fast import blas
 
@@ -53,15 +52,25 @@ def test_gemm_reads_and_writes_blocks_of_columns_in_place(which):
     assert np.all(C[:, :20] == -7.0) and np.all(C[:, 35:] == -7.0)
 
 
-@needs_jit
 def test_gemm_refuses_what_it_cannot_multiply():
+    """Compiled or not (NUMBA_DISABLE_JIT), the same refusals: sgemm would otherwise report a
+    bad argument and leave C as it was."""
     fn, ilp64 = blas.sgemm_address()
     A, B = np.ones((4, 3), np.float32), np.ones((3, 5), np.float32)
+    C = np.empty((4, 5), np.float32)
     with pytest.raises(ValueError, match="do not fit"):
         blas.gemm(fn, ilp64, False, A, False, B, np.empty((4, 6), np.float32))
-    with pytest.raises(ValueError, match="contiguous rows"):
-        blas.gemm(fn, ilp64, False, A, False, np.ones((3, 10), np.float32)[:, ::2],
-                  np.empty((4, 5), np.float32))
+    with pytest.raises(ValueError, match="do not fit"):
+        blas.gemm(fn, ilp64, True, A, False, B, C)
+    for bad in (np.ones((3, 10), np.float32)[:, ::2],              # strided columns
+                np.broadcast_to(np.ones(5, np.float32), (3, 5)),   # rows overlap (stride 0)
+                np.ones((3, 5), np.float32)[::-1],                 # negative row stride
+                np.ones((3, 5), np.int32),                         # 4 bytes, not float32
+                np.ones((3, 5), np.float64)):
+        with pytest.raises(ValueError, match="float32 matrices only"):
+            blas.gemm(fn, ilp64, False, A, False, bad, C)
+    assert blas.gemm(fn, ilp64, False, A, False, B, C) is None
+    np.testing.assert_array_equal(C, np.full((4, 5), 3, np.float32))
     with pytest.raises(ValueError, match="'numpy' or 'scipy'"):
         blas.sgemm_address("mkl")
 

@@ -31,7 +31,7 @@ _found = {}
 
 
 def _numpy_sgemm():
-    """(address, 'numpy') of NumPy's own 64-bit-integer OpenBLAS ``sgemm``, or None."""
+    """(address, True) of NumPy's own 64-bit-integer OpenBLAS ``sgemm``, or None."""
     from threadpoolctl import ThreadpoolController
     here = os.path.dirname(os.path.abspath(np.__file__))
     places = (here, here + ".libs")                 # the wheel's libraries sit in numpy.libs
@@ -94,14 +94,31 @@ def _call_fortran13(typingctx, fn, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,
 
 
 @njit
-def _gemm_nb(fn, ilp64, trans_a, A, trans_b, B, C):
-    if A.strides[1] != 4 or B.strides[1] != 4 or C.strides[1] != 4:
-        raise ValueError("gemm: float32 matrices with contiguous rows only (column stride 4 bytes)")
+def _rows_ok(M):
+    # float32 (the only 4-byte float type: 0.5 survives the cast), contiguous rows, and rows
+    # that do not overlap (a row stride of at least one row: no broadcast or reversed views)
+    return (M.itemsize == 4 and M.dtype.type(0.5) == 0.5 and M.strides[1] == 4
+            and M.strides[0] >= 4 * max(1, M.shape[1]))
+
+
+@njit
+def _check_gemm(trans_a, A, trans_b, B, C):
+    """(m, n, k) of ``C (m x n) = op(A) (m x k) @ op(B) (k x n)``; raises on anything sgemm
+    could not read as such (it would report a bad argument and leave C unwritten)."""
+    if not (_rows_ok(A) and _rows_ok(B) and _rows_ok(C)):
+        raise ValueError("gemm: float32 matrices only, with contiguous rows (column stride 4 "
+                         "bytes) that do not overlap (row stride at least a row)")
     m, n = C.shape
     k = A.shape[0] if trans_a else A.shape[1]
     if (A.shape[1] if trans_a else A.shape[0]) != m or (B.shape[0] if trans_b else B.shape[1]) \
             != n or (B.shape[1] if trans_b else B.shape[0]) != k:
         raise ValueError("gemm: the shapes of op(A), op(B) and C do not fit")
+    return m, n, k
+
+
+@njit
+def _gemm_nb(fn, ilp64, trans_a, A, trans_b, B, C):
+    m, n, k = _check_gemm(trans_a, A, trans_b, B, C)
     flags = np.empty(2, np.uint8)
     flags[0] = 84 if trans_b else 78                # 'T' or 'N'; B comes first (see above)
     flags[1] = 84 if trans_a else 78
@@ -116,17 +133,20 @@ def _gemm_nb(fn, ilp64, trans_a, A, trans_b, B, C):
                     ints + 2 * width, scalars.ctypes.data, B.ctypes.data, ints + 3 * width,
                     A.ctypes.data, ints + 4 * width, scalars.ctypes.data + 4, C.ctypes.data,
                     ints + 5 * width)
-    # read after the call, so that numba keeps the argument arrays alive until it returns
-    return flags[0] + sizes[0] + small[0] + scalars[1]
+    # used after the call, so that numba frees the argument arrays only once it has returned
+    flags[0] = sizes[0] = small[0] = 0
+    scalars[0] = 0
 
 
 def _gemm_py(fn, ilp64, trans_a, A, trans_b, B, C):
-    # NUMBA_DISABLE_JIT: the same product with NumPy
+    # NUMBA_DISABLE_JIT: the same checks, and the product with NumPy
+    _check_gemm(trans_a, A, trans_b, B, C)
     np.matmul(A.T if trans_a else A, B.T if trans_b else B, out=C)
 
 
 #: ``gemm(fn, ilp64, trans_a, A, trans_b, B, C)``: ``C = op(A) @ op(B)`` for float32 matrices
 #: whose rows are contiguous (views of blocks of rows or columns are fine), ``op`` the
 #: transpose when ``trans_*`` is true, on the ``sgemm`` at ``fn`` (:func:`sgemm_address`).
-#: Callable from numba kernels (and from Python).
+#: Writes ``C``, returns None, raises ValueError for matrices it cannot take. Callable from
+#: numba kernels (and from Python).
 gemm = _gemm_py if JIT_DISABLED else _gemm_nb

@@ -5,14 +5,14 @@ on both cores but the rest of the step -- the sparse first layer, the loss pass,
 layers, the finite check, Adam -- on one. Splitting that rest over a second pool of threads
 next to OpenBLAS's does not work: OpenBLAS's worker threads keep busy-waiting on their cores for
 a while after each product, so a numba parallel region started right after one waits for a
-core (``benchmarks/bench_two_cores.py``: an empty region after a two-thread product took about
-9 ms). So here **one** pool does everything: the batch is cut into ``parts`` blocks of rows,
-numba's threads run one block each, and each block's products go to BLAS with one thread (the
-step sets every BLAS library to one thread while it runs, and back afterwards: a process-wide
-setting, so products that other threads run meanwhile also get one thread). The products are
-:func:`vae_np.fast.blas.gemm` calls on NumPy's own BLAS, not numba's ``np.dot`` (SciPy's BLAS,
-another build, whose block products took 13-24% more time here), and they read blocks of
-columns in place.
+core (``benchmarks/bench_two_cores.py``: a two-thread product followed by an empty region took
+8.4-8.8 ms, the product alone about 0.9). So here **one** pool does everything: the batch is
+cut into ``parts`` blocks of rows, numba's threads run one block each, and each block's
+products go to BLAS with one thread (the step sets every BLAS library to one thread while it
+runs, and back afterwards: a process-wide setting, so products that other threads run
+meanwhile also get one thread). The products are :func:`vae_np.fast.blas.gemm` calls on
+NumPy's own BLAS, not numba's ``np.dot`` (SciPy's BLAS, another build, whose block products
+took 13-24% more time here), and they read blocks of columns in place.
 
 The step of a :class:`vae_np.VAE` with one hidden ReLU layer on each side (the book's
 784-400-20 model), Bernoulli likelihood, float32, in two parallel regions:
@@ -37,11 +37,11 @@ Every formula is a kernel of :mod:`~vae_np.fast.step`, :mod:`~vae_np.fast.elemen
 the one-core step (the tests compare both with the reference).
 
 numba runs the blocks on its default threading layer (OpenMP where numba finds it). Its
-workqueue layer wakes its threads through the operating system and ran this step at about half
+workqueue layer wakes its threads through the operating system and ran this step at 60-65% of
 the speed (``benchmarks/bench_two_cores.py``). One effect of OpenMP to know: when numba's OpenMP
 threads had started before PyTorch's in the same process, PyTorch's CPU operations ran about 3x
-slower; with PyTorch started first, from no slower to about 1.5x slower in two runs (measured
-there too). With one BLAS thread (the chapters' setting) numba's threads never start.
+slower; with PyTorch started first, about 1.5x slower in one recorded run and no slower in
+another (measured there too). With one BLAS thread (the chapters' setting) numba's threads never start.
 
 :func:`cores` is how many parts :func:`vae_np.train.make_step` uses: the number of threads the
 BLAS libraries may use (``vae_np.blas_threads(n)``; the chapters set one, so they run the
@@ -111,7 +111,7 @@ def supports(model):
 
 def _controllers():
     if "libs" not in _blas:
-        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls: loaded)
+        import scipy.linalg.cython_blas  # noqa: F401  (SciPy's BLAS, gemm's fallback: loaded)
         _blas["libs"] = ThreadpoolController().select(user_api="blas").lib_controllers
     return _blas["libs"]
 
@@ -122,10 +122,10 @@ def cores():
     Returns
     -------
     int
-        The smallest of the BLAS thread limit (the largest of NumPy's and SciPy's, which
-        numba's products call), numba's thread count and the number of CPUs this process may
-        run on (1 under ``NUMBA_DISABLE_JIT``). numba's threads are started only when BLAS may
-        use more than one.
+        The smallest of the BLAS thread limit (the largest over the BLAS libraries loaded,
+        NumPy's and SciPy's: :func:`vae_np.fast.blas.gemm` calls one of them), numba's thread
+        count and the number of CPUs this process may run on (1 under ``NUMBA_DISABLE_JIT``).
+        numba's threads are started only when BLAS may use more than one.
     """
     if JIT_DISABLED:
         return 1

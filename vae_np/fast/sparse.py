@@ -98,7 +98,9 @@ def _index_nb(B, mask, max_nnz, rowptr, cols, colptr, rows):
 # each thread lists the nonzeros of its block of rows (_fill_rows_nb) and, later, of its block
 # of columns (_fill_cols_nb). The arrays are exactly those of _index_nb.
 @njit
-def _count_nb(B, mask, rowptr, colptr):
+def _count_nb(B, mask, max_nnz, rowptr, colptr):
+    # -1 as soon as the count passes max_nnz (a dense batch costs part of one scan, as in
+    # _index_nb)
     n, d = B.shape
     for j in range(d + 1):
         colptr[j] = 0
@@ -111,6 +113,8 @@ def _count_nb(B, mask, rowptr, colptr):
             count += nonzero
             colptr[j + 1] += nonzero
         rowptr[i + 1] = rowptr[i] + count
+        if rowptr[i + 1] > max_nnz:
+            return -1
     for j in range(d):
         colptr[j + 1] += colptr[j]
     return rowptr[n]
@@ -175,8 +179,7 @@ def _bits(X):
 def _count_batch(X, index):
     """The first, serial part of the index in parts: ``index.rowptr`` and ``index.colptr``, and
     ``index.nnz`` (-1 if over the budget). ``cols`` and ``rows`` are then filled in blocks."""
-    nnz = int(_count_nb(*_bits(X), index.rowptr, index.colptr))
-    index.nnz = nnz if nnz <= index.max_nnz else -1
+    index.nnz = int(_count_nb(*_bits(X), index.max_nnz, index.rowptr, index.colptr))
     return index.nnz >= 0
 
 
