@@ -1,0 +1,135 @@
+"""Pool the paired rounds of several ``bench_train_step.py`` runs into one ratio with an interval.
+
+Usage (from the repository root)::
+
+    python benchmarks/pool_runs.py benchmarks/results/runs/peers_*.json --json out.json
+
+Why: on a shared machine one run's median moves by 10-20% from run to run (``README.md``), so a
+single run says little about a ratio near a target. Within a round of ``bench_train_step.py``
+the variants run one right after the other, so the ratio of two variants *in the same round*
+is a paired measurement: a burst of load from other processes that lasts a round hits both.
+This script takes, for each thread count, every round of every run given, and reports
+
+* the median over all rounds of the paired ratio ``a / b`` (``a`` = ``vae_np numba`` and ``b``
+  = each peer, by default),
+* a 95% interval for that median by a two-level bootstrap: resample the runs (with
+  replacement), then the rounds within each resampled run, 2,000 times. Rounds of one run share
+  the machine's state, so resampling rounds alone would claim more certainty than there is,
+* how many runs and rounds went in, and the share of rounds whose ratio reached the target.
+
+Only runs of the same code should be pooled: the caller lists the files. Deterministic (the
+bootstrap's generator is seeded by ``--seed``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+
+import numpy as np
+
+from vae_np._tempfiles import write_atomically
+
+DEFAULT_PAIRS = (("vae_np numba", "jax jit", 1.3), ("vae_np numba", "torch eager", 1.7))
+
+
+def paired_ratios(runs, a, b, threads):
+    """Per run (a list), the ratios ``a / b`` of steps/s in the rounds of ``threads`` threads
+    where both variants ran."""
+    out = []
+    for run in runs:
+        for part in run["runs"]:
+            raw = part["raw"]
+            if raw["threads"] != threads:
+                continue
+            s = raw["steps_per_s"]
+            if a in s and b in s:
+                pairs = [x / y for x, y in zip(s[a], s[b]) if x and y]
+                if pairs:
+                    out.append(pairs)
+    return out
+
+
+def bootstrap_median(groups, n_boot=2000, seed=0):
+    """The median of all values and a 95% two-level bootstrap interval for it.
+
+    Parameters
+    ----------
+    groups : list of list of float
+        The values, grouped by run.
+    n_boot : int
+    seed : int
+
+    Returns
+    -------
+    median, low, high : float
+    """
+    rng = np.random.default_rng(seed)
+    every = [x for g in groups for x in g]
+    medians = np.empty(n_boot)
+    for k in range(n_boot):
+        sample = []
+        for j in rng.integers(len(groups), size=len(groups)):      # runs, with replacement
+            g = groups[j]
+            sample.extend(g[i] for i in rng.integers(len(g), size=len(g)))   # its rounds
+        medians[k] = np.median(sample)
+    low, high = np.percentile(medians, [2.5, 97.5])
+    return float(np.median(every)), float(low), float(high)
+
+
+def pool(files, pairs=DEFAULT_PAIRS, seed=0):
+    """The pooled report of ``files`` (JSON written by ``bench_train_step.py --json``)."""
+    runs = []
+    for path in files:
+        with open(path) as f:
+            runs.append(json.load(f))
+    threads = sorted({p["raw"]["threads"] for r in runs for p in r["runs"]})
+    rows = []
+    for t in threads:
+        for a, b, target in pairs:
+            groups = paired_ratios(runs, a, b, t)
+            if not groups:
+                continue
+            med, low, high = bootstrap_median(groups, seed=seed)
+            every = [x for g in groups for x in g]
+            run_medians = [statistics.median(g) for g in groups]
+            rows.append({"threads": t, "a": a, "b": b, "target": target, "median": med,
+                         "low": low, "high": high, "runs": len(groups), "rounds": len(every),
+                         "rounds_at_target": sum(x >= target for x in every),
+                         "run_medians_min": min(run_medians),
+                         "run_medians_max": max(run_medians)})
+    return {"files": [os.path.relpath(p) for p in files],
+            "dates_utc": [r["machine"]["date_utc"] for r in runs], "rows": rows}
+
+
+def markdown(report):
+    lines = ["| threads | ratio | runs | rounds | median of the paired ratios | 95% interval "
+             "(bootstrap) | run medians | rounds at the target |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in report["rows"]:
+        lines.append(f"| {r['threads']} | {r['a']} / {r['b']} (target {r['target']}x) | "
+                     f"{r['runs']} | {r['rounds']} | **{r['median']:.3f}x** | "
+                     f"{r['low']:.3f}-{r['high']:.3f}x | {r['run_medians_min']:.2f}-"
+                     f"{r['run_medians_max']:.2f}x | {r['rounds_at_target']} of {r['rounds']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("files", nargs="+", help="JSON files written by bench_train_step.py --json")
+    p.add_argument("--json", help="also write the report to this file")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap's generator")
+    a = p.parse_args(argv)
+    report = pool(a.files, seed=a.seed)
+    if not report["rows"]:
+        raise SystemExit("pool_runs.py: no run in these files has both variants of a pair "
+                         f"({', '.join(f'{x} / {y}' for x, y, _ in DEFAULT_PAIRS)})")
+    print(markdown(report))
+    if a.json:                      # whole or not at all, even if the process is killed
+        write_atomically(pathlib.Path(a.json), lambda f: json.dump(report, f, indent=1), binary=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""benchmarks/pool_runs.py: the paired rounds of several benchmark runs, pooled."""
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "benchmarks"))
+import pool_runs  # noqa: E402
+
+
+def _run(path, rounds_by_threads, date="2026-12-01 00:00"):
+    """A file shaped like bench_train_step.py's --json output."""
+    runs = [{"raw": {"threads": t, "steps_per_s": steps}} for t, steps in rounds_by_threads.items()]
+    path.write_text(json.dumps({"machine": {"date_utc": date}, "runs": runs}))
+    return str(path)
+
+
+def test_ratios_are_paired_within_a_round(tmp_path):
+    # the machine's speed drifts by 4x across the rounds; the ratio within each round is 1.5
+    speed = [100.0, 50.0, 200.0, 400.0, 25.0]
+    f = _run(tmp_path / "a.json", {1: {"vae_np numba": [1.5 * s for s in speed],
+                                       "jax jit": speed}})
+    assert pool_runs.paired_ratios([json.load(open(f))], "vae_np numba", "jax jit", 1) == \
+        [pytest.approx([1.5] * 5)]
+    row = pool_runs.pool([f])["rows"][0]
+    assert (row["threads"], row["runs"], row["rounds"]) == (1, 1, 5)
+    assert row["median"] == pytest.approx(1.5)
+    assert row["low"] == pytest.approx(1.5) and row["high"] == pytest.approx(1.5)
+    assert row["rounds_at_target"] == 5
+
+
+def test_interval_covers_the_spread_of_the_runs_and_is_deterministic(tmp_path):
+    rng = np.random.default_rng(0)
+    files = []
+    for k, level in enumerate((1.2, 1.3, 1.4, 1.25, 1.35)):     # run-to-run shifts
+        jax = list(rng.uniform(90, 110, size=7))
+        vae = [level * j * rng.uniform(0.97, 1.03) for j in jax]
+        files.append(_run(tmp_path / f"r{k}.json", {2: {"vae_np numba": vae, "jax jit": jax}}))
+    first = pool_runs.pool(files, seed=3)
+    assert first == pool_runs.pool(files, seed=3)
+    row = first["rows"][0]
+    assert (row["runs"], row["rounds"]) == (5, 35)
+    assert row["low"] < row["median"] < row["high"]
+    assert 1.2 < row["low"] < 1.3 < row["high"] < 1.4       # wider than one run's rounds say
+    assert row["run_medians_min"] == pytest.approx(1.2, abs=0.03)
+    assert row["run_medians_max"] == pytest.approx(1.4, abs=0.03)
+
+
+def test_thread_counts_and_missing_variants(tmp_path):
+    # torch absent: only the JAX pair is reported; the two thread counts are kept apart
+    f = _run(tmp_path / "a.json", {1: {"vae_np numba": [130.0] * 3, "jax jit": [100.0] * 3},
+                                   2: {"vae_np numba": [280.0] * 3, "jax jit": [200.0] * 3}})
+    rows = pool_runs.pool([f])["rows"]
+    assert [(r["threads"], r["b"]) for r in rows] == [(1, "jax jit"), (2, "jax jit")]
+    assert [r["median"] for r in rows] == pytest.approx([1.3, 1.4])
+    assert [r["rounds_at_target"] for r in rows] == [3, 3]    # 1.3 counts as reaching 1.3
+
+
+def test_main_writes_the_report_whole_and_refuses_files_without_a_pair(tmp_path, capsys):
+    f = _run(tmp_path / "a.json", {1: {"vae_np numba": [150.0, 140.0], "jax jit": [100.0] * 2}})
+    out = tmp_path / "pooled.json"
+    pool_runs.main([f, "--json", str(out)])
+    assert "**1.450x**" in capsys.readouterr().out
+    assert json.loads(out.read_text())["rows"][0]["median"] == pytest.approx(1.45)
+    assert sorted(os.listdir(tmp_path)) == ["a.json", "pooled.json"]     # no temp file left
+    lonely = _run(tmp_path / "b.json", {1: {"vae_np numba": [150.0]}})
+    with pytest.raises(SystemExit, match="no run in these files has both variants"):
+        pool_runs.main([lonely])
