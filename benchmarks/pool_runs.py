@@ -4,18 +4,24 @@ Usage (from the repository root)::
 
     python benchmarks/pool_runs.py benchmarks/results/runs/peers_*.json --json out.json
 
-Why: on a shared machine one run's median moves by 10-20% from run to run (``README.md``), so a
-single run says little about a ratio near a target. Within a round of ``bench_train_step.py``
-the variants run one right after the other, so the ratio of two variants *in the same round*
-is a paired measurement: a burst of load from other processes that lasts a round hits both.
-This script takes, for each thread count, every round of every run given, and reports
+Why: on a shared machine one run's median moves by 10-30% from run to run (``README.md``), so
+a single run says little about a ratio near a target. Within a round of ``bench_train_step.py``
+each variant runs once, a few seconds from the others, so the ratio of two variants *in the
+same round* is a paired measurement: a spell of load that lasts the round slows both. (In the
+runs of ``README.md`` the pairing removed a fifth of the variance of the log ratio to JAX within
+a run with one thread, a third with two.) This script takes, for each thread count, every round
+of every run given, and reports
 
 * the median over all rounds of the paired ratio ``a / b`` (``a`` = ``vae_np numba`` and ``b``
-  = each peer, by default),
-* a 95% interval for that median by a two-level bootstrap: resample the runs (with
+  = each peer, by default). That is the median of the ratios, not the ratio of the medians,
+  which would mix in how the load differed between runs; a run of more rounds weighs more;
+* an interval of about 95% for that median by a two-level bootstrap: resample the runs (with
   replacement), then the rounds within each resampled run, 2,000 times. Rounds of one run share
-  the machine's state, so resampling rounds alone would claim more certainty than there is,
-* how many runs and rounds went in, and the share of rounds whose ratio reached the target.
+  the machine's state, so resampling rounds alone would claim more certainty than there is;
+  resampling both counts the spread within a run twice, so the interval errs on the wide side,
+  and with ten-odd runs its 95% is approximate;
+* how many runs and rounds went in, the range of the runs' own medians of the paired ratio,
+  and how many rounds reached the target.
 
 Only runs of the same code should be pooled: the caller lists the files. Deterministic (the
 bootstrap's generator is seeded by ``--seed``).
@@ -36,8 +42,8 @@ DEFAULT_PAIRS = (("vae_np numba", "jax jit", 1.3), ("vae_np numba", "torch eager
 
 
 def paired_ratios(runs, a, b, threads):
-    """Per run (a list), the ratios ``a / b`` of steps/s in the rounds of ``threads`` threads
-    where both variants ran."""
+    """Per run that has both variants at ``threads`` threads, the list of its rounds' ratios
+    ``a / b`` of steps/s (a variant that runs at all runs in every round of its run)."""
     out = []
     for run in runs:
         for part in run["runs"]:
@@ -46,14 +52,17 @@ def paired_ratios(runs, a, b, threads):
                 continue
             s = raw["steps_per_s"]
             if a in s and b in s:
-                pairs = [x / y for x, y in zip(s[a], s[b]) if x and y]
-                if pairs:
-                    out.append(pairs)
+                if len(s[a]) != len(s[b]) or not s[a] or min(s[a] + s[b]) <= 0:
+                    raise ValueError(f"pool_runs.py: a run at {threads} thread(s) has rounds of "
+                                     f"{a!r} and {b!r} that do not pair up (none, different "
+                                     "counts or a speed <= 0); pool only files written by "
+                                     "bench_train_step.py --json")
+                out.append([x / y for x, y in zip(s[a], s[b])])
     return out
 
 
 def bootstrap_median(groups, n_boot=2000, seed=0):
-    """The median of all values and a 95% two-level bootstrap interval for it.
+    """The median of all values and a (about) 95% two-level bootstrap interval for it.
 
     Parameters
     ----------
@@ -106,7 +115,7 @@ def pool(files, pairs=DEFAULT_PAIRS, seed=0):
 
 def markdown(report):
     lines = ["| threads | ratio | runs | rounds | median of the paired ratios | 95% interval "
-             "(bootstrap) | run medians | rounds at the target |",
+             "(bootstrap) | per-run medians of the paired ratios | rounds at the target |",
              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in report["rows"]:
         lines.append(f"| {r['threads']} | {r['a']} / {r['b']} (target {r['target']}x) | "

@@ -19,17 +19,29 @@ def _run(path, rounds_by_threads, date="2026-12-01 00:00"):
 
 
 def test_ratios_are_paired_within_a_round(tmp_path):
-    # the machine's speed drifts by 4x across the rounds; the ratio within each round is 1.5
-    speed = [100.0, 50.0, 200.0, 400.0, 25.0]
-    f = _run(tmp_path / "a.json", {1: {"vae_np numba": [1.5 * s for s in speed],
-                                       "jax jit": speed}})
+    # the machine's speed drifts by 3x across the rounds; within a round vae_np is 1.2x, 1.8x or
+    # 1.1x as fast: the median of the paired ratios is 1.2, the ratio of the medians 1.65
+    jax = [100.0, 200.0, 300.0]
+    vae = [120.0, 360.0, 330.0]
+    f = _run(tmp_path / "a.json", {1: {"vae_np numba": vae, "jax jit": jax}})
     assert pool_runs.paired_ratios([json.load(open(f))], "vae_np numba", "jax jit", 1) == \
-        [pytest.approx([1.5] * 5)]
+        [pytest.approx([1.2, 1.8, 1.1])]
+    assert np.median(vae) / np.median(jax) == pytest.approx(1.65)
     row = pool_runs.pool([f])["rows"][0]
-    assert (row["threads"], row["runs"], row["rounds"]) == (1, 1, 5)
-    assert row["median"] == pytest.approx(1.5)
-    assert row["low"] == pytest.approx(1.5) and row["high"] == pytest.approx(1.5)
-    assert row["rounds_at_target"] == 5
+    assert (row["threads"], row["runs"], row["rounds"]) == (1, 1, 3)
+    assert row["median"] == pytest.approx(1.2)
+    assert 1.1 - 1e-9 <= row["low"] < 1.2 < row["high"] <= 1.8 + 1e-9
+    assert row["rounds_at_target"] == 1                # 1.8 >= 1.3; 1.2 and 1.1 are not
+
+
+def _rounds_only_interval(groups, n_boot=2000, seed=0):
+    """The bootstrap that resamples the pooled rounds and ignores the runs (what pool_runs does
+    not do)."""
+    rng = np.random.default_rng(seed)
+    every = np.array([x for g in groups for x in g])
+    medians = [np.median(every[rng.integers(every.size, size=every.size)])
+               for _ in range(n_boot)]
+    return np.percentile(medians, [2.5, 97.5])
 
 
 def test_interval_covers_the_spread_of_the_runs_and_is_deterministic(tmp_path):
@@ -44,19 +56,35 @@ def test_interval_covers_the_spread_of_the_runs_and_is_deterministic(tmp_path):
     row = first["rows"][0]
     assert (row["runs"], row["rounds"]) == (5, 35)
     assert row["low"] < row["median"] < row["high"]
-    assert 1.2 < row["low"] < 1.3 < row["high"] < 1.4       # wider than one run's rounds say
+    # resampling the runs too makes the interval wider than resampling the 35 rounds would
+    groups = pool_runs.paired_ratios([json.load(open(f)) for f in files], "vae_np numba",
+                                     "jax jit", 2)
+    low, high = _rounds_only_interval(groups, seed=3)
+    assert row["high"] - row["low"] > 1.5 * (high - low)
+    assert 1.2 < row["low"] < 1.25 and 1.35 < row["high"] < 1.4
     assert row["run_medians_min"] == pytest.approx(1.2, abs=0.03)
     assert row["run_medians_max"] == pytest.approx(1.4, abs=0.03)
 
 
 def test_thread_counts_and_missing_variants(tmp_path):
     # torch absent: only the JAX pair is reported; the two thread counts are kept apart
-    f = _run(tmp_path / "a.json", {1: {"vae_np numba": [130.0] * 3, "jax jit": [100.0] * 3},
+    f = _run(tmp_path / "a.json", {1: {"vae_np numba": [131.0] * 3, "jax jit": [100.0] * 3},
                                    2: {"vae_np numba": [280.0] * 3, "jax jit": [200.0] * 3}})
-    rows = pool_runs.pool([f])["rows"]
-    assert [(r["threads"], r["b"]) for r in rows] == [(1, "jax jit"), (2, "jax jit")]
-    assert [r["median"] for r in rows] == pytest.approx([1.3, 1.4])
-    assert [r["rounds_at_target"] for r in rows] == [3, 3]    # 1.3 counts as reaching 1.3
+    # a run whose 2-thread half lost vae_np: it counts at 1 thread only
+    g = _run(tmp_path / "b.json", {1: {"vae_np numba": [120.0] * 3, "jax jit": [100.0] * 3},
+                                   2: {"jax jit": [200.0] * 3}})
+    rows = pool_runs.pool([f, g])["rows"]
+    assert [(r["threads"], r["b"], r["runs"]) for r in rows] == [(1, "jax jit", 2),
+                                                                 (2, "jax jit", 1)]
+    assert rows[1]["median"] == pytest.approx(1.4)
+    assert [r["rounds_at_target"] for r in rows] == [3, 3]
+
+
+def test_rounds_that_do_not_pair_up_are_refused(tmp_path):
+    for bad in ([150.0, 140.0, 130.0], [150.0, 0.0]):
+        f = _run(tmp_path / "a.json", {1: {"vae_np numba": bad, "jax jit": [100.0, 100.0]}})
+        with pytest.raises(ValueError, match="do not pair up"):
+            pool_runs.pool([f])
 
 
 def test_main_writes_the_report_whole_and_refuses_files_without_a_pair(tmp_path, capsys):
