@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/pool_runs.py benchmarks/results/runs/peers_*.json --json out.json
+    python benchmarks/pool_runs.py RUN1.json RUN2.json ... --json pooled.json   # runs of one code
 
 Why: on a shared machine one run's median moves by 10-30% from run to run (``README.md``), so
 a single run says little about a ratio near a target. Within a round of ``bench_train_step.py``
