@@ -25,6 +25,17 @@ def test_classifiers_on_separated_and_on_uninformative_codes():
         assert abs(acc - 0.25) < 0.1
 
 
+def test_nearest_mean_predict_matches_the_brute_force_distances():
+    rng = np.random.default_rng(1)
+    y_tr = rng.integers(3, 7, 60)                       # labels need not start at 0
+    Z_tr, Z_te = rng.normal(size=(60, 5)), rng.normal(size=(30, 5))
+    classes = np.unique(y_tr)
+    means = np.array([Z_tr[y_tr == c].mean(axis=0) for c in classes])
+    brute = classes[[np.argmin([np.sum((z - m) ** 2) for m in means]) for z in Z_te]]
+    assert np.array_equal(cond.nearest_mean_predict(Z_tr, y_tr, Z_te), brute)
+    assert cond.nearest_mean_accuracy(Z_tr, y_tr, Z_te, brute) == 1.0
+
+
 def test_knn_vote_and_errors():
     Z_tr = np.array([[0.0], [0.1], [0.2], [5.0]])
     y_tr = np.array([1, 1, 0, 0])

@@ -1,8 +1,8 @@
 """Chapter 7's measurements: what a code says about the class, and filling in missing pixels.
 
-* :func:`nearest_mean_accuracy`, :func:`knn_accuracy` — two simple classifiers, fitted on codes
-  of training images and scored on codes of test images: how much a latent code tells about a
-  label.
+* :func:`nearest_mean_predict`, :func:`nearest_mean_accuracy`, :func:`knn_accuracy` — two
+  simple classifiers, fitted on codes of training images and scored on codes of test images: how
+  much a latent code tells about a label.
 * :func:`mean_image`, :func:`bernoulli_log_prob_of` — the trivial baseline of inpainting (every
   missing pixel predicted by its average over the training set), scored like the models.
 * :func:`vae_inpaint` — inpainting with a plain, trained VAE by approximate posterior inference:
@@ -21,8 +21,8 @@ from ..nn.cvae import importance_log_mean
 from ..nn.losses import bernoulli_log_prob, log_normal_diag, log_normal_std, logsumexp
 from ..nn.vae import reparameterize
 
-__all__ = ["nearest_mean_accuracy", "knn_accuracy", "mean_image", "bernoulli_log_prob_of",
-           "vae_inpaint", "visible_log_likelihood", "vae_conditional_log_likelihood",
+__all__ = ["nearest_mean_predict", "nearest_mean_accuracy", "knn_accuracy", "mean_image",
+           "bernoulli_log_prob_of", "vae_inpaint", "visible_log_likelihood", "vae_conditional_log_likelihood",
            "completion_mse"]
 
 
@@ -35,8 +35,32 @@ def _codes(Z_train, y_train, Z_test, y_test):
     return Z_train, y_train, Z_test, y_test
 
 
+def nearest_mean_predict(Z_train, y_train, Z_test):
+    """Labels from the nearest-class-mean classifier on codes (or images).
+
+    Parameters
+    ----------
+    Z_train : ndarray of shape (n, k)
+        Codes of the training images (e.g. posterior means), or the images themselves.
+    y_train : ndarray of int, shape (n,)
+    Z_test : ndarray of shape (m, k)
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        For each test row, the class (a value of ``y_train``) whose mean training row is
+        nearest in Euclidean distance.
+    """
+    Z_train, y_train, Z_test, _ = _codes(Z_train, y_train, Z_test, np.zeros(len(Z_test)))
+    classes = np.unique(y_train)
+    means = np.stack([Z_train[y_train == c].mean(axis=0) for c in classes])
+    # |z - m|^2 without the (m, classes, k) difference array: |z|^2 is the same for every class
+    d2 = (means ** 2).sum(axis=1) - 2 * Z_test @ means.T
+    return classes[d2.argmin(axis=1)]
+
+
 def nearest_mean_accuracy(Z_train, y_train, Z_test, y_test):
-    """Accuracy of the nearest-class-mean classifier on codes.
+    """Accuracy of the nearest-class-mean classifier on codes (:func:`nearest_mean_predict`).
 
     Parameters
     ----------
@@ -53,10 +77,7 @@ def nearest_mean_accuracy(Z_train, y_train, Z_test, y_test):
         codes of each class) is that of their own class.
     """
     Z_train, y_train, Z_test, y_test = _codes(Z_train, y_train, Z_test, y_test)
-    classes = np.unique(y_train)
-    means = np.stack([Z_train[y_train == c].mean(axis=0) for c in classes])
-    d2 = ((Z_test[:, None, :] - means[None]) ** 2).sum(axis=2)
-    return float(np.mean(classes[d2.argmin(axis=1)] == y_test))
+    return float(np.mean(nearest_mean_predict(Z_train, y_train, Z_test) == y_test))
 
 
 def knn_accuracy(Z_train, y_train, Z_test, y_test, k=15):
