@@ -8,8 +8,10 @@ Johnson, 2016)::
 where ``x`` is drawn uniformly from the training images and ``z ~ q(z|x)``: the **mutual
 information** between image index and code (at most ``log N``, the information needed to
 single out one of ``N`` images), plus the **marginal KL** between the aggregate posterior and the
-prior. Only the second term says whether the codes, taken together, fill the prior; a prior sample
-that lands where ``q(z)`` is thin lands where the decoder was hardly trained.
+prior. The second term measures how the codes, taken together, differ from the prior, but it is
+lenient about prior mass with no codes (leaving a fraction ``f`` of the prior empty costs only
+``-log(1 - f)``), and a prior sample that lands where ``q(z)`` is thin lands where the decoder was
+hardly trained.
 
 ``q(z)`` is a mixture of ``N`` diagonal Gaussians, so ``log q(z)`` is computed exactly, with a
 log-sum-exp over all components; only the expectations over ``z`` are Monte Carlo.
