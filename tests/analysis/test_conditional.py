@@ -44,6 +44,10 @@ def test_knn_vote_and_errors():
         cond.knn_accuracy(Z_tr, y_tr, Z_tr, y_tr, k=5)
     with pytest.raises(ValueError, match="one label per row"):
         cond.nearest_mean_accuracy(Z_tr, y_tr[:3], Z_tr, y_tr)
+    with pytest.raises(ValueError, match="one label per row"):
+        cond.nearest_mean_predict(Z_tr, y_tr[:3], Z_tr)
+    with pytest.raises(ValueError, match="Z_test"):
+        cond.nearest_mean_predict(Z_tr, y_tr, 3.0)
 
 
 # ------------------------------------------------------------------------------------ mean image

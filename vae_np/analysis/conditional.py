@@ -26,10 +26,12 @@ __all__ = ["nearest_mean_predict", "nearest_mean_accuracy", "knn_accuracy", "mea
            "completion_mse"]
 
 
-def _codes(Z_train, y_train, Z_test, y_test):
+def _codes(Z_train, y_train, Z_test, y_test=None):
+    # y_test None: only the training codes are labelled (a prediction)
     Z_train = check_array(Z_train, "Z_train", dtype=np.float64)
     Z_test = check_array(Z_test, "Z_test", n_features=Z_train.shape[1], dtype=np.float64)
-    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    y_train = np.asarray(y_train)
+    y_test = np.zeros(len(Z_test)) if y_test is None else np.asarray(y_test)
     if y_train.shape != (len(Z_train),) or y_test.shape != (len(Z_test),):
         raise ValueError("each set of codes needs one label per row")
     return Z_train, y_train, Z_test, y_test
@@ -51,7 +53,7 @@ def nearest_mean_predict(Z_train, y_train, Z_test):
         For each test row, the class (a value of ``y_train``) whose mean training row is
         nearest in Euclidean distance.
     """
-    Z_train, y_train, Z_test, _ = _codes(Z_train, y_train, Z_test, np.zeros(len(Z_test)))
+    Z_train, y_train, Z_test, _ = _codes(Z_train, y_train, Z_test)
     classes = np.unique(y_train)
     means = np.stack([Z_train[y_train == c].mean(axis=0) for c in classes])
     # |z - m|^2 without the (m, classes, k) difference array: |z|^2 is the same for every class
