@@ -41,7 +41,12 @@ def _init(h, seed):
 
 
 def _order(n_data, n, rng):
-    """Index arrays of the successive batches: a new permutation once one is used up."""
+    """Index arrays of the successive batches: a new permutation once one is used up.
+
+    The runners gather a batch with ``np.take(X, idx, axis=0, out=Xb, mode="wrap")``, as
+    ``vae_np.fit`` does: these indices are never out of range, and with ``out=`` the default
+    ``mode="raise"`` copies through a buffer (about 3x the time of the gather).
+    """
     order, pos = rng.permutation(n_data), 0
     while True:
         if pos + n > n_data:
@@ -81,7 +86,7 @@ def vae_np_runner(X, backend="numba", first_layer="auto", n=128, h=400, seed=0, 
     def run(steps):
         with first_layer_mode(first_layer):
             for _ in range(steps):
-                np.take(X, next(batches), axis=0, out=Xb)
+                np.take(X, next(batches), axis=0, out=Xb, mode="wrap")
                 eps = rng.standard_normal((n, K), dtype=np.float32)
                 loss, problem = step(Xb, eps)
                 if problem is not None:
@@ -141,7 +146,7 @@ def jax_runner(X, n=128, h=400, seed=0):
     def run(steps):
         loss = None
         for _ in range(steps):
-            np.take(X, next(batches), axis=0, out=Xb)
+            np.take(X, next(batches), axis=0, out=Xb, mode="wrap")
             eps = rng.standard_normal((n, K), dtype=np.float32)
             state["p"], state["m"], state["v"], state["t"], loss = jstep(
                 state["p"], state["m"], state["v"], state["t"], Xb, eps)
