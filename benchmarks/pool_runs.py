@@ -21,7 +21,10 @@ of every run given, and reports
   resampling both counts the spread within a run twice, so the interval errs on the wide side,
   and with ten-odd runs its 95% is approximate;
 * how many runs and rounds went in, the range of the runs' own medians of the paired ratio,
-  and how many rounds reached the target.
+  and how many rounds reached the target;
+* the same median within the thirds of the rounds ordered by the machine's speed in that round
+  (the 1024^3 float32 GEMM that every round times with NumPy's BLAS, ``peak_gflops``): how the
+  ratio moves with the load from outside that the shared machine is under.
 
 Only runs of the same code should be pooled: the caller lists the files. Deterministic (the
 bootstrap's generator is seeded by ``--seed``).
@@ -59,6 +62,29 @@ def paired_ratios(runs, a, b, threads):
                                      "bench_train_step.py --json")
                 out.append([x / y for x, y in zip(s[a], s[b])])
     return out
+
+
+def ratios_by_machine_speed(runs, a, b, threads):
+    """``(GEMM GFLOP/s of the round, ratio a / b)`` for every round that recorded NumPy's GEMM
+    peak, sorted by the GEMM speed (slowest round first)."""
+    out = []
+    for run in runs:
+        for part in run["runs"]:
+            raw = part["raw"]
+            s, peaks = raw["steps_per_s"], raw.get("peak_gflops", {}).get("numpy")
+            if raw["threads"] == threads and a in s and b in s and peaks \
+                    and len(peaks) == len(s[a]) == len(s[b]):
+                out.extend((g, x / y) for g, x, y in zip(peaks, s[a], s[b]))
+    return sorted(out)
+
+
+def by_thirds(pairs):
+    """For the slowest, middle and fastest third of ``pairs`` (sorted by their first item):
+    the range of the first item and the median of the second."""
+    n = len(pairs)
+    parts = [pairs[k * n // 3:(k + 1) * n // 3] for k in range(3)]
+    return [{"gemm_gflops": [p[0][0], p[-1][0]], "median": statistics.median(r for _, r in p),
+             "rounds": len(p)} for p in parts]
 
 
 def bootstrap_median(groups, n_boot=2000, seed=0):
@@ -104,11 +130,13 @@ def pool(files, pairs=DEFAULT_PAIRS, seed=0):
             med, low, high = bootstrap_median(groups, seed=seed)
             every = [x for g in groups for x in g]
             run_medians = [statistics.median(g) for g in groups]
+            speed = ratios_by_machine_speed(runs, a, b, t)
             rows.append({"threads": t, "a": a, "b": b, "target": target, "median": med,
                          "low": low, "high": high, "runs": len(groups), "rounds": len(every),
                          "rounds_at_target": sum(x >= target for x in every),
                          "run_medians_min": min(run_medians),
-                         "run_medians_max": max(run_medians)})
+                         "run_medians_max": max(run_medians),
+                         "by_machine_speed": by_thirds(speed) if len(speed) >= 6 else None})
     return {"files": [os.path.relpath(p) for p in files],
             "dates_utc": [r["machine"]["date_utc"] for r in runs], "rows": rows}
 
@@ -122,6 +150,16 @@ def markdown(report):
                      f"{r['runs']} | {r['rounds']} | **{r['median']:.3f}x** | "
                      f"{r['low']:.3f}-{r['high']:.3f}x | {r['run_medians_min']:.2f}-"
                      f"{r['run_medians_max']:.2f}x | {r['rounds_at_target']} of {r['rounds']} |")
+    thirds = [r for r in report["rows"] if r.get("by_machine_speed")]
+    if thirds:
+        lines += ["", "By the machine's speed in the round (NumPy's 1024^3 float32 GEMM, GFLOP/s): "
+                  "median of the paired ratios in each third of the rounds", "",
+                  "| threads | ratio | slowest third | middle third | fastest third |",
+                  "| ---: | --- | ---: | ---: | ---: |"]
+        for r in thirds:
+            cells = [f"**{p['median']:.3f}x** ({p['rounds']} rounds at {p['gemm_gflops'][0]:.0f}-"
+                     f"{p['gemm_gflops'][1]:.0f})" for p in r["by_machine_speed"]]
+            lines.append(f"| {r['threads']} | {r['a']} / {r['b']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -97,3 +97,29 @@ def test_main_writes_the_report_whole_and_refuses_files_without_a_pair(tmp_path,
     lonely = _run(tmp_path / "b.json", {1: {"vae_np numba": [150.0]}})
     with pytest.raises(SystemExit, match="no run in these files has both variants"):
         pool_runs.main([lonely])
+
+
+def test_ratios_by_the_machine_speed_of_the_round(tmp_path):
+    # the ratio is 1.2 in the rounds where the GEMM peak was slow, 1.4 where it was fast; the
+    # thirds are cut by the peak, not by the order of the rounds or files
+    runs = []
+    for k, (peaks, ratio) in enumerate((([50.0, 95.0, 52.0], [1.2, 1.4, 1.2]),
+                                        ([94.0, 70.0, 51.0], [1.4, 1.3, 1.2]),
+                                        ([71.0, 72.0, 96.0], [1.3, 1.3, 1.4]))):
+        jax = [100.0, 110.0, 90.0]
+        path = tmp_path / f"r{k}.json"
+        path.write_text(json.dumps({"machine": {"date_utc": "2026-12-02 00:00"}, "runs": [
+            {"raw": {"threads": 1, "peak_gflops": {"numpy": peaks},
+                     "steps_per_s": {"vae_np numba": [r * j for r, j in zip(ratio, jax)],
+                                     "jax jit": jax}}}]}))
+        runs.append(str(path))
+    row = pool_runs.pool(runs)["rows"][0]
+    slow, middle, fast = row["by_machine_speed"]
+    assert [p["rounds"] for p in (slow, middle, fast)] == [3, 3, 3]
+    assert slow["median"] == pytest.approx(1.2) and fast["median"] == pytest.approx(1.4)
+    assert middle["median"] == pytest.approx(1.3)
+    assert slow["gemm_gflops"] == [50.0, 52.0] and fast["gemm_gflops"] == [94.0, 96.0]
+    assert "fastest third" in pool_runs.markdown(pool_runs.pool(runs))
+    # files without the GEMM peak (older runs) get no breakdown
+    f = _run(tmp_path / "old.json", {1: {"vae_np numba": [120.0] * 7, "jax jit": [100.0] * 7}})
+    assert pool_runs.pool([f])["rows"][0]["by_machine_speed"] is None
