@@ -69,7 +69,7 @@ def parts(X, rounds):
             plo, phi = c * half, min(a.p.size, (c + 1) * half)
             f = np.float32
             _adam_nb(a.p[plo:phi], a.g[plo:phi], a.m[plo:phi], a.v[plo:phi], f(1e-9), f(0.9),
-                     f(0.999), f(0.1), f(0.001), f(1e-8))
+                     f(0.999), f(0.1), f(0.001), f(1e-8), f(np.finfo(f).tiny))
 
     @numba.njit(nogil=True)
     def one_core(kind, a):

@@ -154,3 +154,49 @@ def test_the_flat_finite_check_names_the_bad_gradient():
     assert _first_nonfinite(0.5, model.grads, flat) == "the gradient of 'dec.2.b'"
     assert _first_nonfinite(0.5, model.grads) == "the gradient of 'dec.2.b'"
     assert _first_nonfinite(float("inf"), model.grads, flat) == "the loss (inf)"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), lambda: Adam(1e-2)])
+def test_running_averages_that_decay_below_the_normal_range_become_zero(make, dtype):
+    """A momentum or moment whose gradient is 0 shrinks every step; once it would be subnormal
+    (slow arithmetic on many CPUs) both paths store 0, and NaN stays NaN."""
+    tiny = np.finfo(dtype).tiny
+    model = vae_np.VAE(9, (6,), 2, seed=0, dtype=dtype)
+    ref_params = _separate(model.params)
+    opt_fast, opt_ref = make(), make()
+    rng = np.random.default_rng(1)
+    _random_grads(model, rng)
+    optimizer_step(opt_fast, model.params, model.grads)
+    opt_ref.step(ref_params, _separate(model.grads))
+    for opt in (opt_fast, opt_ref):              # entries just above the smallest normal float
+        for slots in opt.state.values():
+            for s in slots:
+                s[...] = 1.05 * tiny
+                s.flat[0] = np.nan
+                s.flat[1] = 2.0 * tiny           # shrinks by 0.9 (or 0.999): stays normal
+    for g in model.grads.values():
+        g[...] = 0
+    optimizer_step(opt_fast, model.params, model.grads)
+    opt_ref.step(ref_params, _separate(model.grads))
+    for k in model.params:
+        for a, b in zip(opt_fast.state[k], opt_ref.state[k]):
+            np.testing.assert_array_equal(a, b, err_msg=k)
+            assert np.isnan(a.flat[0]) and a.flat[1] >= tiny
+            rest = a.ravel()[2:]
+            # 1.05 * 0.9 < 1 for m and the velocity: flushed; 1.05 * 0.999 > 1 for Adam's v
+            assert np.all(rest == 0) or np.all(rest >= tiny)
+            assert not np.any((rest != 0) & (np.abs(rest) < tiny))
+    for name, (m, v) in (opt_fast.state.items() if isinstance(opt_fast, Adam) else ()):
+        assert np.all(m.ravel()[2:] == 0) and np.all(v.ravel()[2:] >= tiny), name
+
+
+def test_flush_subnormals_keeps_normal_numbers_zero_nan_and_inf():
+    from vae_np.nn.optim import flush_subnormals
+    tiny = np.finfo(np.float32).tiny
+    a = np.array([tiny, -tiny, tiny / 2, -tiny / 4, 0.0, 1.0, np.nan, np.inf, -np.inf],
+                 np.float32)
+    out = flush_subnormals(a)
+    assert out is a
+    np.testing.assert_array_equal(a, np.array([tiny, -tiny, 0, 0, 0, 1, np.nan, np.inf, -np.inf],
+                                              np.float32))

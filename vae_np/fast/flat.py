@@ -99,10 +99,15 @@ def all_finite(a):
 
 
 # ---------------------------------------------------------------- the optimizer update
+# ``tiny`` is the smallest normal number of the dtype: a momentum or moment estimate below it
+# is stored as 0, as vae_np.nn.optim.flush_subnormals does in the reference (arithmetic on
+# subnormal numbers is slow on many CPUs). ``x < tiny`` is False for NaN: NaN stays NaN.
 @njit
-def _sgd_nb(p, g, vel, lr, momentum):
+def _sgd_nb(p, g, vel, lr, momentum, tiny):
+    zero = p.dtype.type(0)
     for i in range(p.size):
         v = momentum * vel[i] - lr * g[i]
+        v = zero if abs(v) < tiny else v
         vel[i] = v
         p[i] += v
 
@@ -117,29 +122,32 @@ def _adagrad_nb(p, g, acc, lr, eps):
 
 
 @njit
-def _adam_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t):
+def _adam_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t, tiny):
+    zero = p.dtype.type(0)
     for i in range(p.size):
         gi = g[i]
         mi = b1 * m[i] + one_minus_b1 * gi
         vi = b2 * v[i] + one_minus_b2 * gi * gi
+        mi = zero if abs(mi) < tiny else mi
+        vi = zero if vi < tiny else vi
         m[i] = mi
         v[i] = vi
         p[i] -= lr_t * mi / (np.sqrt(vi) + eps_t)
 
 
 @njit(parallel=True)
-def _adam_parts_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t, parts):
+def _adam_parts_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t, tiny, parts):
     # pieces of a multiple of 16 elements, so each starts on a 64-byte boundary of the buffer
     step = ((p.size + parts - 1) // parts + 15) // 16 * 16
     for c in prange(parts):
         lo, hi = c * step, min(p.size, (c + 1) * step)
         _adam_nb(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lr_t, b1, b2, one_minus_b1,
-                 one_minus_b2, eps_t)
+                 one_minus_b2, eps_t, tiny)
 
 
 def _sgd(opt, p, g, vel):
     t = p.dtype.type
-    _sgd_nb(p, g, vel, t(opt.lr), t(opt.momentum))
+    _sgd_nb(p, g, vel, t(opt.lr), t(opt.momentum), t(np.finfo(t).tiny))
 
 
 def _adagrad(opt, p, g, acc):
@@ -151,7 +159,7 @@ def _adam(opt, p, g, m, v, parts=1):
     t = p.dtype.type
     lr_t, eps_t = opt.corrected_step()
     b1, b2 = t(opt.b1), t(opt.b2)
-    args = (p, g, m, v, t(lr_t), b1, b2, t(1) - b1, t(1) - b2, t(eps_t))
+    args = (p, g, m, v, t(lr_t), b1, b2, t(1) - b1, t(1) - b2, t(eps_t), t(np.finfo(t).tiny))
     if parts > 1:
         _adam_parts_nb(*args, parts)
     else:

