@@ -47,8 +47,8 @@ Each thread count runs in its own subprocess (BLAS thread pools are sized at imp
 ``OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = MKL_NUM_THREADS = threads``, and inside it **each
 variant in a process of its own** (so no library's worker threads meet another's: numba's
 OpenMP threads started before PyTorch's slow PyTorch about 3x, ``bench_two_cores.py``). After a
-warm-up run of each variant, the variants run one after another in rounds (interleaved, so a
-burst of load from other processes hits all of them alike; 0.3 s of idle before each run so no
+warm-up run of each variant (``--warmup`` steps, 5 by default), the variants run one after
+another in rounds (interleaved, so a burst of load from other processes hits all of them alike; 0.3 s of idle before each run so no
 variant meets the previous one's spinning threads); the report gives each variant's median over
 the rounds of steps/s (wall clock), its GEMM GFLOP/s (exact GEMM FLOPs of a step divided by the
 step time) and fraction of the measured peak, and the ratios between variants. The last column,
@@ -63,6 +63,7 @@ import argparse
 import datetime
 import json
 import os
+import pathlib
 import platform
 import shutil
 import statistics
@@ -165,15 +166,17 @@ def make_runner(name, threads):
     return builders[name]()
 
 
-def serve(name, threads):
+def serve(name, threads, warmup=5):
     """A variant's own process: build it, warm it up, then time ``run(steps)`` on request.
 
-    Reads lines ``<steps>`` from stdin and answers each with ``<wall seconds> <CPU seconds>``;
-    ``ready`` (or ``failed <reason>``) first.
+    ``warmup`` training steps first (JIT compilation, buffers, caches; with thousands, the
+    timed steps come from the middle of a training run instead of its start). Reads lines
+    ``<steps>`` from stdin and answers each with ``<wall seconds> <CPU seconds>``; ``ready``
+    (or ``failed <reason>``) first.
     """
     try:
         run = make_runner(name, threads)
-        run(5)                                    # JIT compilation, buffers, caches
+        run(warmup)
     except Exception as e:                        # no compiler (torch.compile), no library
         print(f"failed {type(e).__name__}: {e}".replace("\n", " "), flush=True)
         return
@@ -185,7 +188,7 @@ def serve(name, threads):
         print(f"{time.perf_counter() - t0} {time.process_time() - c0}", flush=True)
 
 
-def measure(threads, rounds, steps, include_peers, include_compile=True, pause=0.3):
+def measure(threads, rounds, steps, include_peers, include_compile=True, pause=0.3, warmup=5):
     """Interleaved timings, each variant in a process of its own (BLAS threads, XLA flags and
     the CPU affinity come from this process's environment).
 
@@ -213,7 +216,7 @@ def measure(threads, rounds, steps, include_peers, include_compile=True, pause=0
     servers = {}
     for name in names:
         cmd = [sys.executable, os.path.abspath(__file__), "--serve", name, "--child",
-               str(threads), "--data", _DATA["kind"]]
+               str(threads), "--data", _DATA["kind"], "--warmup", str(warmup)]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         answer = proc.stdout.readline().strip()
         if answer != "ready":
@@ -262,7 +265,8 @@ def measure(threads, rounds, steps, include_peers, include_compile=True, pause=0
     except ImportError:  # pragma: no cover - threadpoolctl is a project dependency
         core = None
     X = make_data()
-    return {"threads": threads, "rounds": rounds, "steps_per_run": steps_per, "data": _DATA["kind"],
+    return {"threads": threads, "rounds": rounds, "steps_per_run": steps_per, "warmup_steps": warmup,
+            "data": _DATA["kind"],
             "data_density": float(X.mean()), "versions": _versions(),
             "openblas_core": core, "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
             "steps_per_s": rates, "steps_per_cpu_s": cpu_rates, "peak_gflops": peak_rates,
@@ -303,11 +307,13 @@ def summarize(res):
             if other in med and other != ours:
                 ratios[f"{ours} / {other}"] = med[ours] / med[other]
     return dict(threads=res["threads"], rows=rows, peak_gflops=peak_each, peak=peak,
-                ratios=ratios, openblas_core=res.get("openblas_core"))
+                ratios=ratios, openblas_core=res.get("openblas_core"),
+                warmup_steps=res.get("warmup_steps", 5))
 
 
 def print_summary(s):
-    print(f"\n== {s['threads']} thread(s); OpenBLAS kernels {s.get('openblas_core')}; "
+    print(f"\n== {s['threads']} thread(s); {s.get('warmup_steps', 5)} warm-up steps; OpenBLAS "
+          f"kernels {s.get('openblas_core')}; "
           "float32 GEMM peak "
           + ", ".join(f"{k} {v:.1f}" for k, v in s["peak_gflops"].items())
           + f" GFLOP/s -> peak {s['peak']:.1f} GFLOP/s")
@@ -332,6 +338,7 @@ def markdown_report(out):
         when = (f" (invocation of {run['when_utc']} UTC, load {run['loadavg_start_end'][0]:.1f}"
                 f"-{run['loadavg_start_end'][1]:.1f})" if "when_utc" in run else "")
         core = f"; OpenBLAS kernels {s['openblas_core']}" if s.get("openblas_core") else ""
+        core += f"; {s.get('warmup_steps', 5)} warm-up steps per variant"
         lines += [f"**{s['threads']} thread(s)**{when}{core} -- float32 GEMM peak " + ", ".join(
             f"{k} {v:.1f}" for k, v in s["peak_gflops"].items()) + " GFLOP/s (medians)", "",
             "| variant | steps/s (median) | min-max | ms/step | GEMM GFLOP/s | of peak | "
@@ -421,6 +428,10 @@ def main(argv=None):
     p.add_argument("--threads", default="2,1", help="comma-separated BLAS/torch thread counts")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians over them)")
     p.add_argument("--steps", type=int, default=60, help="training steps per timed run")
+    p.add_argument("--warmup", type=int, default=5, metavar="STEPS",
+                   help="training steps of each variant before the timed runs (default 5: the "
+                        "start of training; e.g. 3000 times the middle of a run, where Adam's "
+                        "running averages of rarely used weights have decayed towards zero)")
     p.add_argument("--pause", type=float, default=0.3,
                    help="seconds of idle before each timed run, so that no variant runs while the "
                         "previous one's worker threads (OpenBLAS, OpenMP, XLA) still spin")
@@ -449,10 +460,11 @@ def main(argv=None):
         return
     _DATA["kind"] = a.data
     if a.serve is not None:
-        serve(a.serve, a.child)
+        serve(a.serve, a.child, a.warmup)
         return
     if a.child is not None:
-        res = measure(a.child, a.rounds, a.steps, not a.no_torch, not a.no_compile, a.pause)
+        res = measure(a.child, a.rounds, a.steps, not a.no_torch, not a.no_compile, a.pause,
+                      a.warmup)
         print(json.dumps(res))
         return
     out = {"machine": machine_info(), "command": " ".join([os.path.basename(sys.executable),
@@ -467,7 +479,8 @@ def main(argv=None):
         if a.openblas_coretype:
             env["OPENBLAS_CORETYPE"] = a.openblas_coretype
         cmd = [sys.executable, os.path.abspath(__file__), "--child", str(t),
-               "--rounds", str(a.rounds), "--steps", str(a.steps), "--pause", str(a.pause)]
+               "--rounds", str(a.rounds), "--steps", str(a.steps), "--pause", str(a.pause),
+               "--warmup", str(a.warmup)]
         cmd += ["--no-torch"] if a.no_torch else []
         cmd += ["--no-compile"] if a.no_compile else []
         cmd += ["--data", a.data]
@@ -485,9 +498,10 @@ def main(argv=None):
         out["machine"]["loadavg_at_end"] = os.getloadavg()
     except OSError:
         pass
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=1)
+    if a.json:                          # whole or not at all: a killed run leaves no partial file
+        from vae_np._tempfiles import write_atomically
+        write_atomically(pathlib.Path(a.json), lambda f: json.dump(out, f, indent=1),
+                         binary=False)
         print(f"\nwrote {a.json}")
 
 

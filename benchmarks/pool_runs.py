@@ -120,6 +120,11 @@ def pool(files, pairs=DEFAULT_PAIRS, seed=0):
     for path in files:
         with open(path) as f:
             runs.append(json.load(f))
+    warmups = {p["raw"].get("warmup_steps", 5) for r in runs for p in r["runs"]}
+    if len(warmups) > 1:
+        raise SystemExit("pool_runs.py: these runs warmed up for different numbers of steps "
+                         f"({', '.join(map(str, sorted(warmups)))}: bench_train_step.py "
+                         "--warmup); pool runs of one warm-up only")
     threads = sorted({p["raw"]["threads"] for r in runs for p in r["runs"]})
     rows = []
     for t in threads:
@@ -137,7 +142,7 @@ def pool(files, pairs=DEFAULT_PAIRS, seed=0):
                          "run_medians_min": min(run_medians),
                          "run_medians_max": max(run_medians),
                          "by_machine_speed": by_thirds(speed) if len(speed) >= 6 else None})
-    return {"files": [os.path.relpath(p) for p in files],
+    return {"files": [os.path.relpath(p) for p in files], "warmup_steps": warmups.pop(),
             "dates_utc": [r["machine"]["date_utc"] for r in runs], "rows": rows}
 
 

@@ -123,3 +123,15 @@ def test_ratios_by_the_machine_speed_of_the_round(tmp_path):
     # files without the GEMM peak (older runs) get no breakdown
     f = _run(tmp_path / "old.json", {1: {"vae_np numba": [120.0] * 7, "jax jit": [100.0] * 7}})
     assert pool_runs.pool([f])["rows"][0]["by_machine_speed"] is None
+
+
+def test_runs_of_different_warm_ups_are_not_pooled(tmp_path):
+    rounds = {1: {"vae_np numba": [120.0] * 7, "jax jit": [100.0] * 7}}
+    early = _run(tmp_path / "early.json", rounds)                # older files: 5 warm-up steps
+    late = json.loads(open(_run(tmp_path / "late.json", rounds)).read())
+    late["runs"][0]["raw"]["warmup_steps"] = 3000
+    (tmp_path / "late.json").write_text(json.dumps(late))
+    with pytest.raises(SystemExit, match="different numbers of steps.*5, 3000"):
+        pool_runs.pool([early, str(tmp_path / "late.json")])
+    assert pool_runs.pool([str(tmp_path / "late.json")])["warmup_steps"] == 3000
+    assert pool_runs.pool([early])["warmup_steps"] == 5
