@@ -48,8 +48,9 @@ Each thread count runs in its own subprocess (BLAS thread pools are sized at imp
 variant in a process of its own** (so no library's worker threads meet another's: numba's
 OpenMP threads started before PyTorch's slow PyTorch about 3x, ``bench_two_cores.py``). After a
 warm-up run of each variant (``--warmup`` steps, 5 by default), the variants run one after
-another in rounds (interleaved, so a burst of load from other processes hits all of them alike; 0.3 s of idle before each run so no
-variant meets the previous one's spinning threads); the report gives each variant's median over
+another in rounds (interleaved, so a burst of load from other processes hits all of them
+alike; 0.3 s of idle before each run so no variant meets the previous one's spinning threads);
+the report gives each variant's median over
 the rounds of steps/s (wall clock), its GEMM GFLOP/s (exact GEMM FLOPs of a step divided by the
 step time) and fraction of the measured peak, and the ratios between variants. The last column,
 steps per second of *process CPU time*, is for reading runs on a loaded machine: with 1 thread it
