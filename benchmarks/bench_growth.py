@@ -24,6 +24,7 @@ import argparse
 import datetime
 import json
 import os
+import pathlib
 import shutil
 import statistics
 import subprocess
@@ -32,6 +33,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402
+from bench_train_step import machine_info  # noqa: E402
+
+from vae_np._tempfiles import write_atomically  # noqa: E402
 
 CONFIGS = [(32, 400), (128, 400), (512, 400), (1024, 400), (128, 200), (128, 1000)]
 
@@ -108,7 +112,8 @@ def main(argv=None):
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
     start = {"date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-             "loadavg_at_start": os.getloadavg(), "command": " ".join(["python", *sys.argv])}
+             "machine": machine_info(), "loadavg_at_start": os.getloadavg(),
+             "command": " ".join(["python", *sys.argv])}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
@@ -116,10 +121,10 @@ def main(argv=None):
     res = dict(start, **json.loads(proc.stdout.strip().splitlines()[-1]),
                loadavg_at_end=os.getloadavg())
     print(markdown(res))
-    if a.json:
+    if a.json:                      # whole or not at all, even if the process is killed
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
+        write_atomically(pathlib.Path(a.json), lambda f: json.dump(res, f, indent=1),
+                         binary=False)
         print(f"\nwrote {a.json}")
 
 

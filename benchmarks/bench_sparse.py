@@ -22,11 +22,17 @@ import argparse
 import datetime
 import json
 import os
+import pathlib
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_train_step import machine_info  # noqa: E402
+
+from vae_np._tempfiles import write_atomically  # noqa: E402
 
 D, H, K, BATCH = 784, 400, 20, 128
 DENSITIES = (0.05, 0.1, 0.13, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)
@@ -109,8 +115,8 @@ def main(argv=None):
         print(json.dumps(measure(a.rounds, a.steps)))
         return
     out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-           "loadavg_at_start": os.getloadavg(), "command": " ".join(["python", *sys.argv]),
-           "runs": []}
+           "machine": machine_info(), "loadavg_at_start": os.getloadavg(),
+           "command": " ".join(["python", *sys.argv]), "runs": []}
     for t in (int(s) for s in a.threads.split(",")):
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t),
                    MKL_NUM_THREADS=str(t))
@@ -134,10 +140,10 @@ def main(argv=None):
                   f"{r['sparse']:8.1f} {r['ratio']:13.2f} {r['cpu_ratio']:11.2f}")
         out["runs"].append({"threads": t, "crossover": x, "crossover_cpu": xc, "rows": rows})
     out["loadavg_at_end"] = os.getloadavg()
-    if a.json:
+    if a.json:                      # whole or not at all, even if the process is killed
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=1)
+        write_atomically(pathlib.Path(a.json), lambda f: json.dump(out, f, indent=1),
+                         binary=False)
         print(f"\nwrote {a.json}")
 
 

@@ -8,6 +8,8 @@ each sum + 2, against a float64 reference (exact enough: its own error is far be
 bound). The full steps, whose sums are in other orders through several layers, are compared
 like the fused step is compared with the reference in test_step.py.
 """
+import math
+
 import numpy as np
 import pytest
 from fast_helpers import DTYPES, assert_grads_close, copied, needs_jit
@@ -230,7 +232,8 @@ def test_auto_takes_the_sparse_kernels_only_below_the_threshold():
     model = vae_np.VAE(40, (12,), 3, seed=0)
     n, cells = 10, 400
     eps = rng.standard_normal((n, 3)).astype(np.float32)
-    limit = int(sparse.AUTO_MAX_DENSITY * cells)
+    limit = sparse.SparseIndex(n, 40, sparse.AUTO_MAX_DENSITY).max_nnz   # its budget
+    assert limit == math.ceil(sparse.AUTO_MAX_DENSITY * cells)
     for nnz, expected in [(0, True), (limit, True), (limit + 1, False), (cells, False)]:
         X = np.zeros(cells, np.float32)
         X[rng.permutation(cells)[:nnz]] = 1

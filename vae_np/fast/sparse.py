@@ -48,10 +48,11 @@ __all__ = ["AUTO_MAX_DENSITY", "SparseIndex", "index_batch", "sparse_forward",
 #: Largest fraction of nonzero inputs at which ``"auto"`` takes the sparse first layer. Measured
 #: (``benchmarks/bench_sparse.py``, whole training steps of the 784-400-20 VAE, batch 128): the
 #: sparse step was faster up to a density of 0.19-0.27 with one BLAS thread and 0.23-0.32 with
-#: two (the several-core step of ``vae_np.fast.parallel``, which splits the sparse kernels too;
-#: with the one-core step, whose sparse kernels stayed on one core, it was about 0.1); runs on
-#: the shared machine differ. Set below every crossover measured.
-AUTO_MAX_DENSITY = 0.18
+#: two on an AMD EPYC (the several-core step of ``vae_np.fast.parallel``, which splits the
+#: sparse kernels too; with the one-core step, whose sparse kernels stayed on one core, it was
+#: about 0.1), and up to 0.17 with one and with two threads on an Intel Xeon with AVX-512,
+#: whose BLAS is faster; runs on a shared machine differ. Set below every crossover measured.
+AUTO_MAX_DENSITY = 0.15
 
 
 # ---------------------------------------------------------------- the index of the nonzeros
