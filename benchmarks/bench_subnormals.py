@@ -36,6 +36,7 @@ from bench_train_step import machine_info  # noqa: E402
 from vae_np._tempfiles import write_atomically  # noqa: E402
 
 VARIANTS = ("flush", "no flush")
+WARMUP = 5          # untimed steps before the first block (compilation, buffers)
 
 
 def _adam_without_flush():
@@ -86,7 +87,7 @@ def train(variant, blocks, steps, n=128, h=400, seed=0):
         return int(sum(np.count_nonzero((a != 0) & (np.abs(a) < tiny))
                        for a in (s[slot] for s in opt.state.values())))
 
-    run(5)                                          # compilation, buffers
+    run(WARMUP)
     out = {"steps_per_s": [], "subnormal_m": [], "subnormal_v": []}
     for _ in range(blocks):
         t0 = time.perf_counter()
@@ -114,7 +115,8 @@ def main(argv=None):
         return
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     res = {"machine": machine_info(), "command": " ".join(["python", *sys.argv]),
-           "blocks": a.blocks, "steps_per_block": a.steps, "runs": {v: [] for v in VARIANTS}}
+           "warmup_steps": WARMUP, "blocks": a.blocks, "steps_per_block": a.steps,
+           "runs": {v: [] for v in VARIANTS}}
     for r in range(a.rounds):
         for variant in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
             cmd = [sys.executable, os.path.abspath(__file__), "--child", variant,
@@ -150,7 +152,7 @@ def main(argv=None):
     print(f"\nsecond half of the run ({a.blocks // 2 * a.steps:,} steps on): flush "
           f"{last_half['flush']:.1f}, no flush {last_half['no flush']:.1f} steps/s "
           f"({s['flush_over_no_flush_second_half']:.2f}x); parameters after "
-          f"{a.blocks * a.steps + 5:,} steps bit for bit the same: {s['params_identical']}")
+          f"{a.blocks * a.steps + WARMUP:,} steps bit for bit the same: {s['params_identical']}")
     if a.json:                      # whole or not at all, even if the process is killed
         write_atomically(pathlib.Path(a.json), lambda f: json.dump(res, f, indent=1),
                          binary=False)

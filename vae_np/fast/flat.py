@@ -101,7 +101,7 @@ def all_finite(a):
 # ---------------------------------------------------------------- the optimizer update
 # ``tiny`` is the smallest normal number of the dtype: a momentum or moment estimate below it
 # is stored as 0, as vae_np.nn.optim.flush_subnormals does in the reference (arithmetic on
-# subnormal numbers is slow on many CPUs). ``x < tiny`` is False for NaN: NaN stays NaN.
+# subnormal numbers is slow on many CPUs). ``abs(x) < tiny`` is False for NaN: NaN stays NaN.
 @njit
 def _sgd_nb(p, g, vel, lr, momentum, tiny):
     zero = p.dtype.type(0)
@@ -129,7 +129,7 @@ def _adam_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t, tiny):
         mi = b1 * m[i] + one_minus_b1 * gi
         vi = b2 * v[i] + one_minus_b2 * gi * gi
         mi = zero if abs(mi) < tiny else mi
-        vi = zero if vi < tiny else vi
+        vi = zero if abs(vi) < tiny else vi
         m[i] = mi
         v[i] = vi
         p[i] -= lr_t * mi / (np.sqrt(vi) + eps_t)
