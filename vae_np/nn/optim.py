@@ -186,8 +186,8 @@ class SGD(Optimizer):
 
     Notes
     -----
-    ``v <- momentum * v - lr * g``; ``p <- p + v``. A ``v`` below the smallest normal float
-    is set to 0 (:func:`flush_subnormals`).
+    ``v <- momentum * v - lr * g``; ``p <- p + v``. An entry of ``v`` smaller in magnitude
+    than the smallest normal float is set to 0 (:func:`flush_subnormals`).
     """
 
     n_slots = 1
@@ -250,8 +250,9 @@ class Adam(Optimizer):
     ``p <- p - lr * m_hat / (sqrt(v_hat) + eps)`` with ``m_hat = m/(1-b1**t)``,
     ``v_hat = v/(1-b2**t)``. It is computed in the paper's equivalent form
     ``p <- p - lr_t * m / (sqrt(v) + eps_t)`` (:meth:`corrected_step`), which needs no
-    ``m_hat`` and ``v_hat`` arrays. Entries of ``m`` and ``v`` below the smallest normal float
-    are set to 0 (:func:`flush_subnormals`: they would slow every later step down).
+    ``m_hat`` and ``v_hat`` arrays. Entries of ``m`` and ``v`` smaller in magnitude than the
+    smallest normal float are set to 0 (:func:`flush_subnormals`: subnormal numbers would slow
+    every later step down).
     """
 
     n_slots = 2
