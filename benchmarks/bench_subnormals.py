@@ -61,27 +61,13 @@ def train(variant, blocks, steps, n=128, h=400, seed=0):
     """Steps/s and subnormal counts per block, and a digest of the final parameters."""
     import numpy as np
 
-    import vae_np
     from vae_np.fast import flat
-    from vae_np.train import make_step
 
     if variant == "no flush":
         flat._adam_nb = _adam_without_flush()
-    X = peers.make_data()
-    model, _ = peers._init(h, seed)
-    opt = vae_np.Adam(lr=1e-3)
-    step = make_step(model, opt, beta=1.0)
-    rng = np.random.default_rng(seed)
-    batches = peers._order(len(X), n, rng)
-    Xb = np.empty((n, peers.D), np.float32)
+    run = peers.vae_np_runner(peers.make_data(), n=n, h=h, seed=seed)   # fit's step, Adam
+    model, opt = run.model, run.optimizer
     tiny = np.finfo(np.float32).tiny
-
-    def run(count):
-        for _ in range(count):
-            np.take(X, next(batches), axis=0, out=Xb, mode="wrap")
-            loss, problem = step(Xb, rng.standard_normal((n, peers.K), dtype=np.float32))
-            if problem is not None:
-                raise FloatingPointError(f"{problem} became NaN/inf")
 
     def subnormal(slot):
         return int(sum(np.count_nonzero((a != 0) & (np.abs(a) < tiny))

@@ -57,7 +57,8 @@ def _order(n_data, n, rng):
 
 def vae_np_runner(X, backend="numba", first_layer="auto", n=128, h=400, seed=0, one_core=False):
     """``vae_np.train.make_step`` (exactly ``fit``'s step, with its finite check) under
-    ``vae_np.fast.backend(backend)`` and ``first_layer(first_layer)``. ``one_core=True`` builds
+    ``vae_np.fast.backend(backend)`` and ``first_layer(first_layer)``; ``run.model`` and
+    ``run.optimizer`` are the model and its Adam. ``one_core=True`` builds
     the step as if BLAS had one thread (``vae_np.fast.parallel.cores`` returning 1: the one-core
     fused step, whose products still use all of BLAS's threads)."""
     import sys
@@ -69,6 +70,7 @@ def vae_np_runner(X, backend="numba", first_layer="auto", n=128, h=400, seed=0, 
     from vae_np.train import make_step
 
     model, _ = _init(h, seed)
+    optimizer = vae_np.Adam(lr=1e-3)
     with vae_np.fast.backend(backend):
         if vae_np.fast.get_backend() != backend:
             print(f"backend {backend!r} is not available: the {vae_np.fast.get_backend()!r} "
@@ -76,9 +78,9 @@ def vae_np_runner(X, backend="numba", first_layer="auto", n=128, h=400, seed=0, 
         if one_core:
             from unittest import mock
             with mock.patch.object(vae_np.fast.parallel, "cores", return_value=1):
-                step = make_step(model, vae_np.Adam(lr=1e-3), beta=1.0)
+                step = make_step(model, optimizer, beta=1.0)
         else:
-            step = make_step(model, vae_np.Adam(lr=1e-3), beta=1.0)
+            step = make_step(model, optimizer, beta=1.0)
     rng = np.random.default_rng(seed)
     batches = _order(len(X), n, rng)
     Xb = np.empty((n, D), dtype=np.float32)
@@ -92,6 +94,7 @@ def vae_np_runner(X, backend="numba", first_layer="auto", n=128, h=400, seed=0, 
                 if problem is not None:
                     raise FloatingPointError(f"{problem} became NaN/inf")
         return loss
+    run.model, run.optimizer = model, optimizer      # for benchmarks that look at the state
     return run
 
 
