@@ -10,6 +10,8 @@ Rules every kernel here follows, and why:
 * Scalars are passed already cast to the arrays' dtype: a float64 literal inside a float32 loop
   promotes the whole loop to float64.
 * No module globals inside a kernel: numba freezes their values into the cache.
+* A hot kernel starts with ``wide_vectors()``: on a CPU with AVX-512, LLVM then vectorises its
+  loops with 512-bit registers instead of its default 256 (below).
 
 The on-disk cache can never stop ``import vae_np`` or a training step:
 
@@ -28,8 +30,9 @@ import tempfile
 import warnings
 
 import numba
+from numba.extending import intrinsic
 
-__all__ = ["njit", "JIT_DISABLED", "NumbaCacheWarning"]
+__all__ = ["njit", "wide_vectors", "JIT_DISABLED", "NumbaCacheWarning"]
 
 #: True under ``NUMBA_DISABLE_JIT=1``: the kernels then run as plain (slow) Python loops.
 JIT_DISABLED = bool(numba.config.DISABLE_JIT)
@@ -111,6 +114,49 @@ def njit(func=None, **extra):
     if func is None:
         return lambda f: _compile(f, extra)
     return _compile(func, extra)
+
+
+# ---------------------------------------------------------------- 512-bit vectors
+# LLVM tunes its code for AVX-512 CPUs to prefer 256-bit vectors (on the first such CPUs a
+# 512-bit instruction lowered the clock of the whole core). Numba's own tests lift this with
+# NUMBA_CPU_FEATURES="-prefer-256-bit", which is process-wide and would change how a user's own
+# numba code is compiled. The same effect for one function is LLVM's function attribute
+# "prefer-vector-width"="512", which ``wide_vectors()`` adds to the function it is called from
+# (an intrinsic is lowered inline, into its caller). On a CPU without AVX-512 it changes
+# nothing: LLVM never picks vectors wider than the CPU's registers. It cannot change a result:
+# without reassociation (no fastmath here) every lane computes what the scalar loop would, in
+# the same order; only how many lanes run at once differs. The measurements that motivated it
+# are in benchmarks/README.md.
+_WIDE = '"prefer-vector-width"="512"'
+
+
+def _add_wide_attribute(function):
+    """Add the attribute to an llvmlite IR function; False if this llvmlite cannot."""
+    attributes = function.attributes
+    try:
+        # llvmlite's FunctionAttributes accepts only the attributes it knows by name, but it is
+        # a set whose items are written into the IR as they are: a key="value" string
+        # attribute can be added through set.add.
+        set.add(attributes, _WIDE)
+        return True
+    except TypeError:                        # pragma: no cover - another llvmlite layout
+        return False
+
+
+@intrinsic
+def _wide_vectors_intrinsic(typingctx):
+    def codegen(context, builder, signature, args):
+        _add_wide_attribute(builder.function)
+        return context.get_dummy_value()
+    return numba.types.none(), codegen
+
+
+def _no_op():
+    return None
+
+
+#: Call first in a kernel: its loops may use 512-bit vectors (a no-op without the JIT).
+wide_vectors = _no_op if JIT_DISABLED else _wide_vectors_intrinsic
 
 
 def _writable(path):

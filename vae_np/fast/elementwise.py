@@ -24,7 +24,7 @@ import numpy as np
 
 from .._validation import check_float, check_kernel_array, check_option, check_positive_float
 from ..nn.layers import ACTIVATION_NAMES, ACTIVATIONS
-from ._jit import njit
+from ._jit import njit, wide_vectors
 
 __all__ = ["bias_act_forward", "act_backward_bias", "bernoulli_nll_grad_bias",
            "gaussian_nll_grad_bias"]
@@ -32,6 +32,7 @@ __all__ = ["bias_act_forward", "act_backward_bias", "bernoulli_nll_grad_bias",
 
 @njit
 def _bias_relu_nb(Z, b):
+    wide_vectors()
     n, d = Z.shape
     zero = Z.dtype.type(0)
     for i in range(n):
@@ -43,6 +44,7 @@ def _bias_relu_nb(Z, b):
 
 @njit
 def _bias_add_nb(Z, b):
+    wide_vectors()
     n, d = Z.shape
     for i in range(n):
         for j in range(d):
@@ -86,6 +88,7 @@ def _bias_act_forward(Z, b, act):
 
 @njit
 def _relu_backward_bias_nb(G, Y, db):
+    wide_vectors()
     n, d = G.shape
     zero = G.dtype.type(0)
     for j in range(d):
@@ -100,6 +103,7 @@ def _relu_backward_bias_nb(G, Y, db):
 
 @njit
 def _colsum_nb(G, db):
+    wide_vectors()
     n, d = G.shape
     for j in range(d):
         db[j] = G.dtype.type(0)
@@ -148,6 +152,7 @@ def _act_backward_bias(G, Y, act, db):
 
 @njit
 def _bias_negabs_nb(A, b, E):
+    wide_vectors()
     n, d = A.shape
     for i in range(n):
         for j in range(d):
@@ -158,6 +163,7 @@ def _bias_negabs_nb(A, b, E):
 
 @njit
 def _bce_grad_bias_nb(A, X, E, L, scale, db):
+    wide_vectors()
     # E = exp(-|a|) and L = log1p(E) were computed by NumPy (vectorised SIMD) beforehand.
     # On exit A holds the gradient and E the per-pixel NLL (summed by NumPy afterwards: a
     # floating-point reduction inside this loop would stop it from being vectorised).
@@ -182,6 +188,7 @@ def _bce_grad_bias_nb(A, X, E, L, scale, db):
 
 @njit
 def _bce_grad_bias_f32_nb(A, b, X, scale, db, col, total):
+    wide_vectors()
     # float32 only: the whole of bernoulli_nll_grad_bias in one pass over memory. exp(-|a|) and
     # log1p are evaluated inline with polynomials (so the loop vectorises; math.exp would be a
     # scalar call without SVML). A few float32 ulps (<= 4 measured); NaN logits give NaN loss
@@ -303,6 +310,7 @@ def _bernoulli_nll_grad_bias(A, b, X, scale, E, L, db, col=None, total=None):
 
 @njit
 def _gaussian_grad_bias_nb(A, b, X, scale, db):
+    wide_vectors()
     # On exit A holds scale * (mean - x) and db its column sums; returns sum (x - mean)**2.
     n, d = A.shape
     zero = A.dtype.type(0)

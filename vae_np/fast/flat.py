@@ -23,7 +23,7 @@ from numba import prange
 from .._validation import check_instance, check_positive_int, invalid
 from ..nn.optim import SGD, Adagrad, Adam, Optimizer
 from ..nn.params import empty_staggered
-from ._jit import njit
+from ._jit import njit, wide_vectors
 
 __all__ = ["tiled_base", "all_finite", "optimizer_step", "supports_optimizer"]
 
@@ -65,6 +65,7 @@ def tiled_base(arrays):
 
 @njit
 def _any_nonfinite_nb(bits, mask):
+    wide_vectors()
     # An IEEE float is inf or NaN exactly when all its exponent bits are set. Integer work,
     # so the loop vectorises (a float reduction would not, without reassociation).
     found = 0
@@ -104,6 +105,7 @@ def all_finite(a):
 # subnormal numbers is slow on many CPUs). ``abs(x) < tiny`` is False for NaN: NaN stays NaN.
 @njit
 def _sgd_nb(p, g, vel, lr, momentum, tiny):
+    wide_vectors()
     zero = p.dtype.type(0)
     for i in range(p.size):
         v = momentum * vel[i] - lr * g[i]
@@ -114,6 +116,7 @@ def _sgd_nb(p, g, vel, lr, momentum, tiny):
 
 @njit
 def _adagrad_nb(p, g, acc, lr, eps):
+    wide_vectors()
     for i in range(p.size):
         gi = g[i]
         a = acc[i] + gi * gi
@@ -123,6 +126,7 @@ def _adagrad_nb(p, g, acc, lr, eps):
 
 @njit
 def _adam_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t, tiny):
+    wide_vectors()
     zero = p.dtype.type(0)
     for i in range(p.size):
         gi = g[i]
@@ -137,9 +141,11 @@ def _adam_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t, tiny):
 
 @njit(parallel=True)
 def _adam_parts_nb(p, g, m, v, lr_t, b1, b2, one_minus_b1, one_minus_b2, eps_t, tiny, parts):
+    wide_vectors()
     # pieces of a multiple of 16 elements, so each starts on a 64-byte boundary of the buffer
     step = ((p.size + parts - 1) // parts + 15) // 16 * 16
     for c in prange(parts):
+        wide_vectors()           # the body runs as a function of its own
         lo, hi = c * step, min(p.size, (c + 1) * step)
         _adam_nb(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lr_t, b1, b2, one_minus_b1,
                  one_minus_b2, eps_t, tiny)

@@ -61,7 +61,7 @@ from .._validation import check_positive_int, invalid
 from ..nn import VAE
 from . import sparse
 from . import step as fused
-from ._jit import JIT_DISABLED, njit
+from ._jit import JIT_DISABLED, njit, wide_vectors
 from .blas import gemm, sgemm_address
 from .elementwise import (
     _bce_grad_bias_f32_nb,
@@ -152,6 +152,7 @@ class _OneBlasThread:
 
 @njit
 def _exp_inplace_nb(S):
+    wide_vectors()
     for i in range(S.shape[0]):
         for j in range(S.shape[1]):
             S[i, j] = np.exp(S[i, j])
@@ -161,12 +162,14 @@ def _exp_inplace_nb(S):
 def _rows_nb(X, bits, mask, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, bd1, Wd2, bd2,
              scale, beta_scale, Y1, Hh, S, Z, D1, A, dD1, dz, dH, dY1, db1, db2, dbd1, dbd2, col,
              total, kl, fn, ilp64):
+    wide_vectors()
     # Y1 = relu(X W1 + b1); Hh = [mu, logvar] = Y1 W2 + b2; Z = mu + exp(logvar/2) eps;
     # D1 = relu(Z Wd1 + bd1); A = D1 Wd2 (+ bd2 inside the loss kernel) -> dL/dlogits; then back
     # to dY1 = dL/d(X W1 + b1). Block c of rows; its bias gradients go to row c of db*. The
     # products: gemm(fn, ilp64, transpose the first?, first, transpose the second?, second, out)
     n, parts = X.shape[0], db1.shape[0]
     for c in numba.prange(parts):
+        wide_vectors()           # the body runs as a function of its own
         lo, hi = c * n // parts, (c + 1) * n // parts        # sizes differ by at most one row
         if use_sparse:                  # this block's part of the index, then the forward
             _fill_rows_nb(bits, mask, rowptr, cols, lo, hi)
@@ -194,6 +197,7 @@ def _rows_nb(X, bits, mask, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, 
 
 @njit
 def _sum_rows_nb(blocks, out):
+    wide_vectors()
     # out = blocks[0] + blocks[1] + ... in this order (the same numbers on every run)
     for j in range(out.size):
         acc = blocks[0, j]
@@ -204,6 +208,7 @@ def _sum_rows_nb(blocks, out):
 
 @njit
 def _count_nonfinite_nb(A):
+    wide_vectors()
     # |v| < inf is False exactly for inf and NaN (no fastmath here: NaN compares False)
     inf = A.dtype.type(np.inf)
     bad = 0
@@ -217,6 +222,7 @@ def _count_nonfinite_nb(A):
 def _weight_grads_nb(X, rowptr, cols, colptr, rows, cursor, use_sparse, Y1, Z, D1, A, dD1, dH,
                      dY1, gW1, gb1, gW2, gb2, gWd1, gbd1, gWd2, gbd2, db1, db2, dbd1, dbd2, bad,
                      fn, ilp64):
+    wide_vectors()
     # Every gradient is written here; each thread also counts the NaN/inf in what it wrote,
     # while it is still in its cache (bad[c]), which spares the step a pass over all of them.
     # A block of rows of dW = H.T @ G is a block of H's columns, transposed: gemm reads it in
@@ -224,6 +230,7 @@ def _weight_grads_nb(X, rowptr, cols, colptr, rows, cursor, use_sparse, Y1, Z, D
     parts = db1.shape[0]
     h, d = gWd2.shape[0], gW1.shape[0]
     for c in numba.prange(parts):
+        wide_vectors()           # the body runs as a function of its own
         lo, hi = c * h // parts, (c + 1) * h // parts
         gemm(fn, ilp64, True, D1[:, lo:hi], False, A, gWd2[lo:hi])   # decoder output layer
         lo, hi = c * d // parts, (c + 1) * d // parts

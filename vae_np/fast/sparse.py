@@ -40,7 +40,7 @@ from .._validation import (
     check_positive_int,
 )
 from ..nn.layers import ACTIVATION_NAMES, ACTIVATIONS
-from ._jit import njit
+from ._jit import njit, wide_vectors
 
 __all__ = ["AUTO_MAX_DENSITY", "SparseIndex", "index_batch", "sparse_forward",
            "sparse_weight_grad"]
@@ -58,6 +58,7 @@ AUTO_MAX_DENSITY = 0.15
 # ---------------------------------------------------------------- the index of the nonzeros
 @njit
 def _index_nb(B, mask, max_nnz, rowptr, cols, colptr, rows):
+    wide_vectors()
     # B: the bits of the batch (an integer view); mask: all bits but the sign bit. A value is
     # nonzero exactly when ``bits & mask`` is: -0.0 counts as zero and NaN as nonzero, as with
     # ``x != 0``, and the integer test is the cheaper one.
@@ -100,6 +101,7 @@ def _index_nb(B, mask, max_nnz, rowptr, cols, colptr, rows):
 # of columns (_fill_cols_nb). The arrays are exactly those of _index_nb.
 @njit
 def _count_nb(B, mask, max_nnz, rowptr, colptr):
+    wide_vectors()
     # -1 as soon as the count passes max_nnz (a dense batch costs part of one scan, as in
     # _index_nb)
     n, d = B.shape
@@ -123,6 +125,7 @@ def _count_nb(B, mask, max_nnz, rowptr, colptr):
 
 @njit
 def _fill_rows_nb(B, mask, rowptr, cols, i0, i1):
+    wide_vectors()
     # cols of rows i0 <= i < i1. Branch-free as in _index_nb, whose extra stores land one past
     # the row's own entries: fine while that is still inside the block (a later row of the
     # block overwrites it), but not once the rest of the block is empty rows, where they would
@@ -145,6 +148,7 @@ def _fill_rows_nb(B, mask, rowptr, cols, i0, i1):
 
 @njit
 def _fill_cols_nb(rowptr, cols, colptr, rows, cursor, j0, j1):
+    wide_vectors()
     # rows of columns j0 <= j < j1, from the (complete) row lists: each row's columns are in
     # increasing order, so those in [j0, j1) are one run, found by bisection
     n = rowptr.size - 1
@@ -252,6 +256,7 @@ def _index_batch(X, index):
 # ---------------------------------------------------------------- forward: Y = act(X @ W + b)
 @njit(fastmath={"contract"})
 def _csr_forward_nb(X, rowptr, cols, W, b, relu, Y, i0, i1):
+    wide_vectors()
     # rows i0 <= i < i1 of Y (the one-core step runs all rows; the several-core step of
     # vae_np.fast.parallel gives each of its threads a block of rows)
     h = Y.shape[1]
@@ -331,6 +336,7 @@ def _sparse_forward(X, index, W, b, act, Y):
 # ---------------------------------------------------------------- weight gradient: dW = X.T @ G
 @njit(fastmath={"contract"})
 def _csc_weight_grad_nb(X, colptr, rows, G, dW, j0, j1):
+    wide_vectors()
     # rows j0 <= j < j1 of dW
     h = dW.shape[1]
     zero = dW.dtype.type(0)

@@ -18,12 +18,11 @@ computes the same numbers (to float rounding) for a whole step with
   the batch's nonzeros (the choice is :func:`vae_np.fast.backends.set_first_layer`'s).
 
 The buffers are kept per model and batch size, so a training loop reuses them from step to step
-(a fresh temporary of a few hundred kB costs page faults on every step).
-
-The public functions check their arguments' shapes, dtypes and contiguity (attribute comparisons
-only: a few microseconds per step, no pass over the data), since a compiled loop reads past the
-end of a short array without noticing. Inside the step the unchecked kernels run on buffers that
-fit by construction.
+(a fresh temporary of a few hundred kB costs page faults on every step). The public functions
+check their arguments' shapes, dtypes and contiguity (attribute comparisons only: a few
+microseconds per step, no pass over the data), since a compiled loop reads past the end of a
+short array without noticing. Inside the step the unchecked kernels run on buffers that fit by
+construction.
 """
 from __future__ import annotations
 
