@@ -64,3 +64,14 @@ def test_a_kernel_that_asks_uses_512_bit_registers():
     wide(a, a, a.copy())
     asm = "".join(wide.inspect_asm().values())
     assert re.search(r"\bzmm\d", asm), "no 512-bit register in the kernel that asked for them"
+
+
+@needs_jit
+def test_a_numba_kernel_carries_the_attribute():
+    """On any CPU: the compiled kernel's LLVM IR has the attribute, the plain one has not."""
+    plain, wide = _kernels()
+    a = np.ones(8, np.float32)
+    plain(a, a, a.copy())
+    wide(a, a, a.copy())
+    assert '"prefer-vector-width"="512"' in "".join(wide.inspect_llvm().values())
+    assert '"prefer-vector-width"="512"' not in "".join(plain.inspect_llvm().values())

@@ -123,10 +123,13 @@ def njit(func=None, **extra):
 # numba code is compiled. The same effect for one function is LLVM's function attribute
 # "prefer-vector-width"="512", which ``wide_vectors()`` adds to the function it is called from
 # (an intrinsic is lowered inline, into its caller). On a CPU without AVX-512 it changes
-# nothing: LLVM never picks vectors wider than the CPU's registers. It cannot change a result:
-# without reassociation (no fastmath here) every lane computes what the scalar loop would, in
-# the same order; only how many lanes run at once differs. The measurements that motivated it
-# are in benchmarks/README.md.
+# nothing: LLVM never picks vectors wider than the CPU's registers. Without reassociation (these
+# kernels allow at most fastmath "contract") every lane computes what the scalar loop would, in
+# the same order; only how many lanes run at once, and which elements fall to the scalar
+# remainder loop, differ. So the numbers stay the same as long as LLVM fuses multiply-adds alike
+# in both loops, which the tests and a 1,550-step training run found (bit for bit); a loop that
+# calls a math function (np.exp) is left without it, since with Intel's SVML the vector and the
+# scalar loop would call different implementations. The measurements are in benchmarks/README.md.
 _WIDE = '"prefer-vector-width"="512"'
 
 

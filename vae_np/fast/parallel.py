@@ -152,7 +152,6 @@ class _OneBlasThread:
 
 @njit
 def _exp_inplace_nb(S):
-    wide_vectors()
     for i in range(S.shape[0]):
         for j in range(S.shape[1]):
             S[i, j] = np.exp(S[i, j])
