@@ -61,16 +61,23 @@ def test_nan_stops_training_and_keeps_the_last_finite_parameters(mnist, backend,
             return loss, grads
         return poisoned
 
-    # whichever step fit runs (the fast one with "numba", the reference with "numpy")
-    monkeypatch.setattr(vae_np.fast.step, "loss_and_grads", poison(vae_np.fast.step.loss_and_grads))
-    monkeypatch.setattr(vae_np.fast.parallel, "loss_and_grads",
-                        poison(vae_np.fast.parallel.loss_and_grads))     # (several cores)
-    # the several-core step counts NaN/inf while it writes the gradients: poison what it reads
+    # whichever step fit runs (the fast one with "numba", the reference with "numpy"). The fused
+    # steps count NaN/inf while they write the gradients: poison them before that, the one-core
+    # step's after its decoder's backward pass, the several-core step's in what it reads
+    reparam_backward = vae_np.fast.step._reparam_backward_bias
+
+    def poisoned_reparam(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            model.grads["dec.0.W"][0, 0] = np.nan
+        return reparam_backward(*args)
+    monkeypatch.setattr(vae_np.fast.step, "_reparam_backward_bias", poisoned_reparam)
     weight_grads = vae_np.fast.parallel._weight_grads_nb
     dD1 = list(inspect.signature(getattr(weight_grads, "py_func", weight_grads)).parameters
                ).index("dD1")
 
     def poisoned_region(*args):
+        calls["n"] += 1
         if calls["n"] == 3:
             args[dD1][0, 0] = np.nan        # dL/d(decoder hidden): NaN in dL/d(dec.0.W)
         return weight_grads(*args)

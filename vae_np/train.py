@@ -131,6 +131,7 @@ def make_step(model, optimizer, beta=1.0, weight_decay=0.0):
     flat_params = tiled_base(list(model.params.values())) if use_fast else None
     decay = model.dtype.type(weight_decay)
     parts = fast.parallel.cores() if use_fast and fast.parallel.supports(model) else 1
+    counted = parts > 1 or (use_fast and fast.step.supports(model))   # its own finite check
     if parts > 1:
         def loss_and_grads(X, eps):
             return fast.parallel.loss_and_grads(model, X, eps, beta, parts)
@@ -143,8 +144,8 @@ def make_step(model, optimizer, beta=1.0, weight_decay=0.0):
 
     def one_step(X, eps):
         loss, grads = loss_and_grads(X, eps)
-        if parts > 1 and math.isfinite(loss) and fast.parallel.gradients_finite(model):
-            problem = None                  # counted by the threads as they wrote the gradients
+        if counted and math.isfinite(loss) and fast.finite.gradients_finite(model):
+            problem = None                  # counted by the fused step as it wrote the gradients
         else:
             problem = _first_nonfinite(loss, grads, flat_grads)
         if problem is None and weight_decay:

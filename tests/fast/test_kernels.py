@@ -6,8 +6,7 @@ tests also check the kernels' Python source.
 import numpy as np
 import pytest
 
-from vae_np.fast import backends, elementwise, flat
-from vae_np.fast import step as fast_step
+from vae_np.fast import backends, elementwise, flat, reparam
 from vae_np.nn import losses
 from vae_np.nn.layers import ACTIVATIONS
 from vae_np.nn.vae import reparameterize
@@ -143,7 +142,7 @@ def test_reparam_kernels_are_the_sampling_layer_and_the_kl(dtype):
     mu, logvar = H[:, :k], H[:, k:]
     eps = rng.standard_normal((n, k)).astype(dtype)
     S, Z = np.empty((n, k), dtype), np.empty((n, k), dtype)
-    kl = fast_step.reparam_kl(H, eps, S, Z)
+    kl = reparam.reparam_kl(H, eps, S, Z)
     z, std = reparameterize(mu, logvar, eps)
     np.testing.assert_allclose(Z, z, rtol=_tol(dtype))
     np.testing.assert_allclose(S, std, rtol=_tol(dtype))
@@ -153,7 +152,7 @@ def test_reparam_kernels_are_the_sampling_layer_and_the_kl(dtype):
     dz = rng.standard_normal((n, k)).astype(dtype)
     beta = 0.3
     dH, db = np.empty((n, 2 * k), dtype), np.empty(2 * k, dtype)
-    fast_step.reparam_backward_bias(dz, eps, S, H, beta / n, dH, db)
+    reparam.reparam_backward_bias(dz, eps, S, H, beta / n, dH, db)
     expected = np.concatenate([dz + beta * dmu_kl, 0.5 * dz * eps * std + beta * dlogvar_kl], 1)
     np.testing.assert_allclose(dH, expected, rtol=_tol(dtype, 1e-5, 1e-12), atol=_tol(dtype))
     np.testing.assert_allclose(db, expected.sum(0), rtol=1e-5, atol=_tol(dtype, 1e-6, 1e-14))

@@ -6,7 +6,7 @@ import pytest
 from fast_helpers import JIT_DISABLED, assert_grads_close, copied, needs_jit
 
 import vae_np
-from vae_np.fast import flat, parallel
+from vae_np.fast import finite, flat, parallel
 from vae_np.fast import step as fused
 from vae_np.fast.backends import first_layer
 
@@ -138,12 +138,14 @@ def test_nonfinite_gradients_are_counted_as_they_are_written(value):
     parallel.loss_and_grads(model, X, eps, 1.0, 2)
     assert parallel.gradients_finite(model) is True
     A = np.zeros((3, 5), np.float32)
-    assert parallel._count_nonfinite_nb(A) == 0
+    assert finite._count_nonfinite_nb(A) == 0
     A[2, 4] = value
-    assert parallel._count_nonfinite_nb(A) == 1
+    assert finite._count_nonfinite_nb(A) == 1
     X1, eps1 = _batch(rng, 2 * parallel.MIN_ROWS_PER_PART - 1, 12, 2)
-    parallel.loss_and_grads(model, X1, eps1, 1.0, 2)               # the one-core step
-    assert parallel.gradients_finite(model) is None
+    assert parallel.gradients_finite(vae_np.VAE(12, [8], 2, seed=0)) is None   # no step yet
+    model.params["dec.2.W"][0, 0] = value            # non-finite logits, then gradients
+    parallel.loss_and_grads(model, X1, eps1, 1.0, 2)               # the one-core step counts too
+    assert parallel.gradients_finite(model) is False
 
 
 def test_a_nan_in_a_gradient_stops_the_update(monkeypatch):

@@ -141,6 +141,23 @@ def test_sparse_weight_grad_matches_numpy(dtype):
         bound = k * _unit(dtype) * 1.01 * (np.abs(X64).T @ np.abs(G64))
         assert np.all(np.abs(dW - X64.T @ G64) <= bound), name
         assert np.all(dW[~X.any(axis=0)] == 0), name    # pixels off in the whole batch
+        assert sparse._sparse_weight_grad(X, index, G, dW) == 0, name   # its NaN/inf count
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_sparse_weight_grad_counts_the_nonfinite_values_it_writes(value):
+    rng = np.random.default_rng(3)
+    X = (rng.random((9, 13)) < 0.3).astype(np.float32)
+    X[:, 0] = 0                                     # a pixel off in the whole batch
+    X[4, 5] = 1
+    G = rng.standard_normal((9, 11)).astype(np.float32)
+    index = sparse.SparseIndex(*X.shape)
+    assert sparse.index_batch(X, index)
+    G[4, 2] = value                                 # reaches dW[j, 2] for every pixel j on in row 4
+    dW = np.empty((13, 11), np.float32)
+    with np.errstate(invalid="ignore"):             # inf - inf, when interpreted
+        bad = sparse._sparse_weight_grad(X, index, G, dW)
+    assert bad == np.count_nonzero(~np.isfinite(dW)) == np.count_nonzero(X[4])
 
 
 def test_kernels_check_their_arguments():

@@ -108,6 +108,39 @@ def test_a_different_eps_in_the_fused_backward_is_caught(monkeypatch):
     assert max(errors) > 1e-2
 
 
+@pytest.mark.parametrize("mode", ["sparse", "dense"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_the_step_counts_the_nonfinite_gradients_it_writes(mode, value, monkeypatch):
+    """fast.finite.gradients_finite after a step: what make_step's finite check relies on."""
+    rng = np.random.default_rng(4)
+    model = vae_np.VAE(40, (12,), 3, seed=0)
+    X = (rng.random((16, 40)) < 0.1).astype(np.float32)
+    eps = rng.standard_normal((16, 3)).astype(np.float32)
+    assert vae_np.fast.finite.gradients_finite(model) is None          # no step yet
+    with vae_np.fast.first_layer(mode):
+        fast_step.loss_and_grads(model, X, eps)
+        assert vae_np.fast.finite.gradients_finite(model) is True
+        # the gradient at the first layer's output, poisoned in one example: only the first
+        # layer's weight gradient becomes non-finite (the sparse kernel's own count, or the
+        # count after the dense product), and the loss stays finite
+        backward = fast_step._act_backward_bias
+        seen = []
+
+        def poisoned(G, Y, act, db):
+            out = backward(G, Y, act, db)
+            seen.append(G.shape)
+            if G.shape == (16, 12) and len(seen) == 2:            # the encoder's hidden layer
+                out[0, 0] = value
+            return out
+        monkeypatch.setattr(fast_step, "_act_backward_bias", poisoned)
+        with np.errstate(invalid="ignore"):
+            loss, grads = fast_step.loss_and_grads(model, X, eps)
+    assert np.isfinite(loss)
+    assert [k for k, g in grads.items() if not np.isfinite(g).all()] == (
+        ["enc.0.W"] if X[0].any() else [])
+    assert vae_np.fast.finite.gradients_finite(model) is (not X[0].any())
+
+
 @needs_jit
 def test_fused_step_allocates_almost_nothing():
     rng = np.random.default_rng(0)

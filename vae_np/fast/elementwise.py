@@ -38,7 +38,7 @@ def _bias_relu_nb(Z, b):
     for i in range(n):
         for j in range(d):
             v = Z[i, j] + b[j]
-            Z[i, j] = v if v > zero else zero
+            Z[i, j] = zero if v <= zero else v          # NaN stays NaN, as in np.maximum
     return Z
 
 
@@ -186,7 +186,7 @@ def _bce_grad_bias_nb(A, X, E, L, scale, db):
             db[j] += g
 
 
-@njit
+@njit(fastmath={"contract"})
 def _bce_grad_bias_f32_nb(A, b, X, scale, db, col, total):
     wide_vectors()
     # float32 only: the whole of bernoulli_nll_grad_bias in one pass over memory. exp(-|a|) and

@@ -56,7 +56,7 @@ def _matmul_bias_act_nb(A, B, bias, relu, C, kc, nc):
             c0 = C[i, j0:j1]
             for j in range(w):
                 v = c0[j] + bb[j]
-                c0[j] = (v if v > zero else zero) if relu else v
+                c0[j] = (zero if v <= zero else v) if relu else v
     return C
 
 

@@ -28,11 +28,11 @@ The step of a :class:`vae_np.VAE` with one hidden ReLU layer on each side (the b
    output, sums over all rows): each thread takes a block of the rows of ``dW`` -- of the
    decoder's output layer (the largest) and of the first layer (sparse or dense) -- and the
    small layers' gradients and the sums of the blocks' bias gradients are shared out. Each
-   thread also counts the NaN/inf in the gradients it wrote (:func:`gradients_finite`), so the
-   step's finite check needs no pass of its own.
+   thread also counts the NaN/inf in the gradients it wrote (:mod:`~vae_np.fast.finite`;
+   :func:`gradients_finite` tells), so the step's finite check needs no pass of its own.
 
 Adam then runs on ``parts`` pieces of the flat buffers (:func:`vae_np.fast.flat.optimizer_step`).
-Every formula is a kernel of :mod:`~vae_np.fast.step`, :mod:`~vae_np.fast.elementwise` and
+Every formula is a kernel of :mod:`~vae_np.fast.reparam`, :mod:`~vae_np.fast.elementwise` and
 :mod:`~vae_np.fast.sparse`, called on a block; only the order of some float sums differs from
 the one-core step (the tests compare both with the reference).
 
@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 
 import numba
 import numpy as np
@@ -59,7 +58,7 @@ from threadpoolctl import ThreadpoolController
 
 from .._validation import check_positive_int, invalid
 from ..nn import VAE
-from . import sparse
+from . import finite, sparse
 from . import step as fused
 from ._jit import JIT_DISABLED, njit, wide_vectors
 from .blas import gemm, sgemm_address
@@ -69,8 +68,9 @@ from .elementwise import (
     _bias_relu_nb,
     _relu_backward_bias_nb,
 )
+from .finite import _count_nonfinite_nb, gradients_finite
+from .reparam import _half_logvar_nb, _reparam_backward_bias_nb, _reparam_kl_nb
 from .sparse import _csc_weight_grad_nb, _csr_forward_nb, _fill_cols_nb, _fill_rows_nb
-from .step import _half_logvar_nb, _reparam_backward_bias_nb, _reparam_kl_nb
 
 __all__ = ["supports", "cores", "loss_and_grads", "gradients_finite", "MIN_ROWS_PER_PART",
            "LOCK"]
@@ -79,7 +79,6 @@ __all__ = ["supports", "cores", "loss_and_grads", "gradients_finite", "MIN_ROWS_
 MIN_ROWS_PER_PART = 32
 
 _blas = {}                       # the BLAS libraries' thread controls, found once
-_checked = weakref.WeakKeyDictionary()   # per model: were its last step's gradients finite?
 #: Held around a step's buffers and parallel regions (re-entrant: ``make_step`` holds it for the
 #: whole step, update included): two training loops in two threads take turns instead of
 #: sharing buffers or splitting the same cores four ways (numba's workqueue layer also forbids
@@ -205,18 +204,6 @@ def _sum_rows_nb(blocks, out):
         out[j] = acc
 
 
-@njit
-def _count_nonfinite_nb(A):
-    wide_vectors()
-    # |v| < inf is False exactly for inf and NaN (no fastmath here: NaN compares False)
-    inf = A.dtype.type(np.inf)
-    bad = 0
-    for i in range(A.shape[0]):
-        for j in range(A.shape[1]):
-            bad += not (abs(A[i, j]) < inf)
-    return bad
-
-
 @njit(parallel=True)
 def _weight_grads_nb(X, rowptr, cols, colptr, rows, cursor, use_sparse, Y1, Z, D1, A, dD1, dH,
                      dY1, gW1, gb1, gW2, gb2, gWd1, gbd1, gWd2, gbd2, db1, db2, dbd1, dbd2, bad,
@@ -235,10 +222,10 @@ def _weight_grads_nb(X, rowptr, cols, colptr, rows, cursor, use_sparse, Y1, Z, D
         lo, hi = c * d // parts, (c + 1) * d // parts
         if use_sparse:                                     # first layer, pixels lo:hi
             _fill_cols_nb(rowptr, cols, colptr, rows, cursor, lo, hi)
-            _csc_weight_grad_nb(X, colptr, rows, dY1, gW1, lo, hi)
+            count = _csc_weight_grad_nb(X, colptr, rows, dY1, gW1, lo, hi)   # (counts, too)
         else:
             gemm(fn, ilp64, True, X[:, lo:hi], False, dY1, gW1[lo:hi])
-        count = _count_nonfinite_nb(gW1[lo:hi])
+            count = _count_nonfinite_nb(gW1[lo:hi])
         lo, hi = c * h // parts, (c + 1) * h // parts
         count += _count_nonfinite_nb(gWd2[lo:hi])
         if c == 0:
@@ -254,18 +241,6 @@ def _weight_grads_nb(X, rowptr, cols, colptr, rows, cursor, use_sparse, Y1, Z, D
             count += (_count_nonfinite_nb(gW2) + _count_nonfinite_nb(gb1.reshape((1, -1)))
                       + _count_nonfinite_nb(gb2.reshape((1, -1))))
         bad[c] = count
-
-
-def gradients_finite(model):
-    """Whether every gradient that the last :func:`loss_and_grads` of ``model`` wrote is finite.
-
-    Returns
-    -------
-    bool or None
-        True or False as counted while the gradients were written; None if that call took the
-        one-core step (a small batch) or there was none: then check ``model.grads`` yourself.
-    """
-    return _checked.get(model)
 
 
 class _Workspace:
@@ -333,8 +308,7 @@ def loss_and_grads(model, X, eps, beta=1.0, parts=2):
     parts = min(check_positive_int(parts, "parts", owner), X.shape[0] // MIN_ROWS_PER_PART)
     with LOCK:      # the workspace, the index and the finite count are shared with any caller
         if parts <= 1:
-            _checked[model] = None
-            return fused.loss_and_grads(model, X, eps, beta)
+            return fused.loss_and_grads(model, X, eps, beta)      # (which counts, too)
         return _blocks_step(model, X, eps, beta, parts, enc, dec)
 
 
@@ -364,7 +338,7 @@ def _blocks_step(model, X, eps, beta, parts, enc, dec):
                          l2.grads["W"], l2.grads["b"], d1.grads["W"], d1.grads["b"],
                          d2.grads["W"], d2.grads["b"], ws.db1, ws.db2, ws.dbd1, ws.dbd2, ws.bad,
                          fn, ilp64)
-    _checked[model] = not ws.bad.any()
+    finite.record(model, not ws.bad.any())
     recon, kl = float(ws.total.sum()) / n, float(ws.kl.sum()) / n
     loss = recon + beta * kl
     model.terms = {"loss": loss, "recon": recon, "kl": kl}

@@ -285,7 +285,7 @@ def _csr_forward_nb(X, rowptr, cols, W, b, relu, Y, i0, i1):
         if relu:
             for c in range(h):
                 v = y[c]
-                y[c] = v if v > zero else zero
+                y[c] = zero if v <= zero else v          # NaN stays NaN
 
 
 def sparse_forward(X, index, W, b, act, Y):
@@ -337,9 +337,11 @@ def _sparse_forward(X, index, W, b, act, Y):
 @njit(fastmath={"contract"})
 def _csc_weight_grad_nb(X, colptr, rows, G, dW, j0, j1):
     wide_vectors()
-    # rows j0 <= j < j1 of dW
+    # rows j0 <= j < j1 of dW; returns how many are NaN/inf (counted in cache: fast.finite)
     h = dW.shape[1]
     zero = dW.dtype.type(0)
+    inf = dW.dtype.type(np.inf)
+    bad = 0
     for j in range(j0, j1):
         out = dW[j]
         for c in range(h):
@@ -360,6 +362,9 @@ def _csc_weight_grad_nb(X, colptr, rows, G, dW, j0, j1):
             for c in range(h):
                 out[c] += v0 * g0[c]
             t += 1
+        for c in range(h if end > colptr[j] else 0):       # (a row of zeros is finite)
+            bad += not (abs(out[c]) < inf)
+    return bad
 
 
 def sparse_weight_grad(X, index, G, dW):
@@ -386,10 +391,10 @@ def sparse_weight_grad(X, index, G, dW):
     check_kernel_array(G, "G", owner, (index.shape[0], None), X.dtype)
     check_kernel_array(dW, "dW", owner, (index.shape[1], G.shape[1]), X.dtype, writeable=True)
     _check_filled(index, owner)
-    return _sparse_weight_grad(X, index, G, dW)
-
-
-def _sparse_weight_grad(X, index, G, dW):
-    _csc_weight_grad_nb(X, index.colptr, index.rows, G, dW, 0, dW.shape[0])
+    _sparse_weight_grad(X, index, G, dW)
     return dW
+
+
+def _sparse_weight_grad(X, index, G, dW):   # dW = X.T @ G; returns its number of NaN/inf
+    return int(_csc_weight_grad_nb(X, index.colptr, index.rows, G, dW, 0, dW.shape[0]))
 

@@ -10,8 +10,7 @@ computes the same numbers (to float rounding) for a whole step with
 * the elementwise work **fused** into few passes over memory: bias + activation; activation
   backward + the bias gradient; output bias + likelihood + its gradient + the output bias
   gradient (:mod:`~vae_np.fast.elementwise`); the sampling layer + the KL term, and their
-  backward pass (the two kernels below, whose reference is :meth:`vae_np.nn.VAE.loss_and_grads`:
-  ``z = mu + exp(0.5*logvar)*eps`` and :func:`vae_np.nn.losses.kl_normal_std`);
+  backward pass (:mod:`~vae_np.fast.reparam`);
 * no gradient with respect to the input data (the first layer's ``dX`` is never needed);
 * on mostly-zero batches (binarized images), the encoder's first layer on the sparse kernels of
   :mod:`~vae_np.fast.sparse`: its forward product and weight gradient cost time in proportion to
@@ -33,16 +32,16 @@ import numpy as np
 
 from .._validation import check_float, check_kernel_array, invalid
 from ..nn import VAE, Autoencoder, Linear
-from . import backends, sparse
-from ._jit import njit
+from . import backends, finite, sparse
 from .elementwise import (
     _act_backward_bias,
     _bernoulli_nll_grad_bias,
     _bias_act_forward,
     _gaussian_nll_grad_bias,
 )
+from .reparam import _reparam_backward_bias, _reparam_kl
 
-__all__ = ["supports", "loss_and_grads", "clear_workspaces", "reparam_kl", "reparam_backward_bias"]
+__all__ = ["supports", "loss_and_grads", "clear_workspaces"]
 
 _MAX_WORKSPACES = 4  # batch sizes kept per model (e.g. the full batch and an epoch's last one)
 
@@ -50,133 +49,6 @@ _MAX_WORKSPACES = 4  # batch sizes kept per model (e.g. the full batch and an ep
 # with none, and nothing here keeps a model alive.
 _plans = weakref.WeakKeyDictionary()
 _workspaces = weakref.WeakKeyDictionary()
-
-
-# ---------------------------------------------------------------- the sampling layer + KL
-@njit
-def _half_logvar_nb(H, S):
-    n, k = S.shape
-    half = H.dtype.type(0.5)
-    for i in range(n):
-        for j in range(k):
-            S[i, j] = H[i, k + j] * half
-
-
-@njit
-def _reparam_kl_nb(H, eps, S, Z):
-    n, k = S.shape
-    one = H.dtype.type(1)
-    acc = 0.0
-    for i in range(n):
-        for j in range(k):
-            mu = H[i, j]
-            s = S[i, j]
-            Z[i, j] = mu + s * eps[i, j]
-            acc += s * s + mu * mu - one - H[i, k + j]
-    return 0.5 * acc
-
-
-def reparam_kl(H, eps, S, Z):
-    """Reparameterized sample and the KL term, from the encoder output, into buffers.
-
-    Parameters
-    ----------
-    H : ndarray of shape (n, 2k)
-        Encoder output: ``mu = H[:, :k]``, ``logvar = H[:, k:]``.
-    eps : ndarray of shape (n, k)
-        Standard normal noise.
-    S : ndarray of shape (n, k)
-        Overwritten with ``std = exp(0.5 * logvar)`` (kept for the backward pass).
-    Z : ndarray of shape (n, k)
-        Overwritten with ``z = mu + std * eps``.
-
-    Returns
-    -------
-    kl : float
-        ``0.5 * sum_ij (std**2 + mu**2 - 1 - logvar)`` over the batch (not divided by ``n``),
-        accumulated in float64.
-    """
-    owner = "reparam_kl"
-    H = check_kernel_array(H, "H", owner, (None, None))
-    n, k = _check_halves(H, owner)
-    for name, a in (("eps", eps), ("S", S), ("Z", Z)):
-        check_kernel_array(a, name, owner, (n, k), H.dtype, writeable=name != "eps")
-    return _reparam_kl(H, eps, S, Z)
-
-
-def _check_halves(H, owner):
-    """``(n, k)`` of an encoder output H of shape (n, 2k)."""
-    if H.shape[1] % 2:
-        raise ValueError(f"{owner}: H must have an even number of columns (mu, then logvar), got "
-                         f"shape {H.shape}")
-    return H.shape[0], H.shape[1] // 2
-
-
-def _reparam_kl(H, eps, S, Z):
-    _half_logvar_nb(H, S)
-    np.exp(S, out=S)
-    return float(_reparam_kl_nb(H, eps, S, Z))
-
-
-@njit
-def _reparam_backward_bias_nb(dz, eps, S, H, beta_scale, dH, db):
-    n, k = S.shape
-    half = H.dtype.type(0.5)
-    one = H.dtype.type(1)
-    for j in range(2 * k):
-        db[j] = H.dtype.type(0)
-    for i in range(n):
-        for j in range(k):
-            s = S[i, j]
-            g = dz[i, j]
-            dmu = g + beta_scale * H[i, j]
-            dlv = beta_scale * half * (s * s - one) + half * g * eps[i, j] * s
-            dH[i, j] = dmu
-            dH[i, k + j] = dlv
-            db[j] += dmu
-            db[k + j] += dlv
-    return dH
-
-
-def reparam_backward_bias(dz, eps, S, H, beta_scale, dH, db):
-    """Gradient w.r.t. the encoder output of ``f(z) + beta_scale * KL``, and its bias gradient.
-
-    Parameters
-    ----------
-    dz : ndarray of shape (n, k)
-        ∂f/∂z from the decoder.
-    eps, S : ndarray of shape (n, k)
-        The noise and ``std = exp(0.5*logvar)`` of the forward pass.
-    H : ndarray of shape (n, 2k)
-        Encoder output (``mu`` then ``logvar``).
-    beta_scale : float
-        ``beta / n``.
-    dH : ndarray of shape (n, 2k)
-        Overwritten with ``[dmu, dlogvar]``.
-    db : ndarray of shape (2k,)
-        Overwritten with the column sums of ``dH`` (the last encoder bias gradient).
-
-    Returns
-    -------
-    dH : ndarray of shape (n, 2k)
-
-    Notes
-    -----
-    ``dmu = dz + beta_scale*mu``; ``dlogvar = 0.5*dz*eps*std + beta_scale*0.5*(std**2 - 1)``.
-    """
-    owner = "reparam_backward_bias"
-    H = check_kernel_array(H, "H", owner, (None, None))
-    n, k = _check_halves(H, owner)
-    for name, a in (("dz", dz), ("eps", eps), ("S", S)):
-        check_kernel_array(a, name, owner, (n, k), H.dtype)
-    check_kernel_array(dH, "dH", owner, H.shape, H.dtype, writeable=True)
-    check_kernel_array(db, "db", owner, (2 * k,), H.dtype, writeable=True)
-    beta_scale = check_float(beta_scale, "beta_scale", owner, low=0.0)
-    return _reparam_backward_bias(dz, eps, S, H, beta_scale, dH, db)
-
-
-def _reparam_backward_bias(dz, eps, S, H, beta_scale, dH, db):
-    return _reparam_backward_bias_nb(dz, eps, S, H, H.dtype.type(beta_scale), dH, db)
 
 
 # ---------------------------------------------------------------- the step
@@ -298,14 +170,14 @@ def _backward(stages, X, outs, grads, G, dX=None, index=None):
 
     ``G`` holds ∂L/∂(pre-activation output of the last stage), whose bias gradient the caller
     has already written. ``dX`` (optional buffer) receives ∂L/∂X. With the ``index`` of the
-    nonzeros of ``X``, the first stage's weight gradient runs on the sparse kernel.
+    nonzeros of ``X``, the first stage's weight gradient runs on the sparse kernel, which
+    also counts its NaN/inf values: that count is returned (else None).
     """
     for s in range(len(stages) - 1, -1, -1):
         lin = stages[s][0]
-        if s == 0 and index is not None:
-            sparse._sparse_weight_grad(X, index, G, lin.grads["W"])
-        else:
-            np.matmul((X if s == 0 else outs[s - 1]).T, G, out=lin.grads["W"])
+        if s == 0 and index is not None:          # the encoder's first stage (no dX)
+            return sparse._sparse_weight_grad(X, index, G, lin.grads["W"])
+        np.matmul((X if s == 0 else outs[s - 1]).T, G, out=lin.grads["W"])
         if s > 0:
             prev, act = stages[s - 1]
             np.matmul(G, lin.params["W"].T, out=grads[s - 1])
@@ -371,7 +243,8 @@ def loss_and_grads(model, X, eps, beta=1.0):
     loss : float
         In nats per example (sum over pixels and latent dimensions, mean over the batch).
     grads : dict of str -> ndarray
-        ``model.grads``, overwritten with this batch's gradients.
+        ``model.grads``, overwritten with this batch's gradients. Whether they are all finite
+        is counted as they are written: :func:`vae_np.fast.finite.gradients_finite` tells.
     """
     enc, dec, beta = _checked_step_args(model, X, eps, beta, "fast.step.loss_and_grads")
     n = X.shape[0]
@@ -393,7 +266,10 @@ def loss_and_grads(model, X, eps, beta=1.0):
         recon = _decode_loss(model, dec, ws, z, X) / n
         dH = ws.dz
         dH.sum(axis=0, out=enc[-1][0].grads["b"])
-    _backward(enc, X, ws.enc_out, ws.enc_grad, dH, index=index)
+    bad = _backward(enc, X, ws.enc_out, ws.enc_grad, dH, index=index)  # counted if sparse
+    counted = enc[0][0].grads["W"] if bad is not None else None   # the step's finite check:
+    finite.record(model, (bad or 0) + finite.count_nonfinite(g for g in model.grads.values()
+                                                             if g is not counted) == 0)
     loss = recon + beta * kl
     model.terms = {"loss": loss, "recon": recon, "kl": kl}
     return loss, model.grads
