@@ -1,11 +1,12 @@
 """The NaN/inf that a fused step counts while it writes the gradients.
 
 :func:`vae_np.train.make_step` must not update the parameters when a gradient is NaN or inf. A
-separate check reads every gradient once more after the step (a pass over 2.6 MB for the
-book's 784-400-20 VAE, about a tenth of Adam's time). The fused steps count instead, as they
-write: a kernel that computes a block of a gradient counts the non-finite values of that block
-while it is still in the cache, and gradients written by BLAS are counted right after their
-product. The step then records, per model, whether everything it wrote was finite (the
+separate check would read every gradient once more after the step (2.6 MB for the book's
+784-400-20 VAE). The fused steps count instead: a kernel that computes a block of a gradient
+counts the non-finite values of that block while it is still in the cache (the sparse first
+layer's weight gradient in the one-core step; every gradient in the several-core step, whose
+threads count what they wrote), and the one-core step counts the gradients that BLAS wrote at
+its end. The step then records, per model, whether everything it wrote was finite (the
 reference path of :mod:`vae_np.nn` does not count: its caller checks the gradients itself).
 """
 from __future__ import annotations

@@ -16,6 +16,7 @@ from ._jit import njit
 
 __all__ = ["reparam_kl", "reparam_backward_bias"]
 
+
 @njit
 def _half_logvar_nb(H, S):
     n, k = S.shape
