@@ -48,6 +48,30 @@ def test_act_backward_bias_is_the_layer_backward(dtype, act):
     np.testing.assert_allclose(db, expected.sum(0), rtol=10 * _tol(dtype), atol=10 * _tol(dtype))
 
 
+@pytest.mark.parametrize("act", ACTS)
+def test_act_backward_bias_of_a_transposed_gradient(dtype, act):
+    # 37 rows: two full blocks of 16 and a remainder
+    rng = np.random.default_rng(2)
+    Y = ACTIVATIONS[act].f((rng.standard_normal((37, 9)) * 3).astype(dtype))
+    GT = rng.standard_normal((9, 37)).astype(dtype)
+    db, db_t = np.empty(9, dtype), np.empty(9, dtype)
+    expected = elementwise.act_backward_bias(np.ascontiguousarray(GT.T), Y, act, db)
+    G = np.full((37, 9), np.nan, dtype)
+    got = elementwise.act_backward_bias(G, Y, act, db_t, GT=GT)
+    assert got is G
+    np.testing.assert_array_equal(G, expected)          # the same operations in the same order
+    np.testing.assert_array_equal(db_t, db)
+
+
+def test_act_backward_bias_checks_the_transposed_gradient():
+    Y, GT = np.zeros((4, 3), np.float32), np.zeros((3, 4), np.float32)
+    db, G = np.zeros(3, np.float32), np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match="GT"):
+        elementwise.act_backward_bias(G, Y, "relu", db, GT=GT.T.copy())    # not transposed
+    with pytest.raises(ValueError, match="GT"):
+        elementwise.act_backward_bias(G, Y, "relu", db, GT=GT.astype(np.float64))
+
+
 def test_softplus_derivative_from_its_output_is_the_sigmoid_of_its_input():
     X = np.linspace(-40, 40, 801)
     Y = ACTIVATIONS["softplus"].f(X)

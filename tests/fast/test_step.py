@@ -124,13 +124,15 @@ def test_the_step_counts_the_nonfinite_gradients_it_writes(mode, value, monkeypa
         # the gradient at the first layer's output, poisoned in one example: only the first
         # layer's weight gradient becomes non-finite (the sparse kernel's own count, or the
         # count after the dense product), and the loss stays finite
+        # (the decoder's hidden layer takes _act_backward_bias_t: the first call here is the
+        # encoder's)
         backward = fast_step._act_backward_bias
         seen = []
 
         def poisoned(G, Y, act, db):
             out = backward(G, Y, act, db)
             seen.append(G.shape)
-            if G.shape == (16, 12) and len(seen) == 2:            # the encoder's hidden layer
+            if G.shape == (16, 12) and len(seen) == 1:            # the encoder's hidden layer
                 out[0, 0] = value
             return out
         monkeypatch.setattr(fast_step, "_act_backward_bias", poisoned)
@@ -138,6 +140,70 @@ def test_the_step_counts_the_nonfinite_gradients_it_writes(mode, value, monkeypa
             loss, grads = fast_step.loss_and_grads(model, X, eps)
     assert np.isfinite(loss)
     assert [k for k, g in grads.items() if not np.isfinite(g).all()] == ["enc.0.W"]
+    assert vae_np.fast.finite.gradients_finite(model) is False
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_abs_finds_the_largest_magnitude_and_any_nan_or_inf(dtype):
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((7, 33)).astype(dtype)
+    A[3, 4] = -9.5                                   # the largest magnitude is negative
+    assert vae_np.fast.finite.max_abs(A) == 9.5
+    assert vae_np.fast.finite.max_abs(np.zeros((2, 3), dtype)) == 0.0
+    for value in (np.nan, np.inf, -np.inf):
+        B = A.copy()
+        B[6, 32] = value
+        assert vae_np.fast.finite.max_abs(B) == np.inf
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_bound_proves_a_gradient_finite_only_when_it_must_be(dtype):
+    big = float(np.finfo(dtype).max)
+    rng = np.random.default_rng(6)
+    X, G = rng.standard_normal((16, 5)).astype(dtype), rng.standard_normal((16, 8)).astype(dtype)
+    dW = X.T @ G
+    assert fast_step._proven_finite(X, G, dW) is dW
+    # 16 rows of 0.1 * max each: X.T @ G overflows, and the bound must not claim it finite
+    X_big = np.full((16, 5), 0.1 * big, dtype)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(X_big.T @ np.ones((16, 8), dtype)).all()
+    assert fast_step._proven_finite(X_big, np.ones((16, 8), dtype), dW) is None
+    for value in (np.nan, np.inf):
+        G_bad = G.copy()
+        G_bad[0, 0] = value
+        assert fast_step._proven_finite(X, G_bad, dW) is None
+        assert fast_step._proven_finite(np.zeros_like(X), G_bad, dW) is None    # inf * 0
+
+
+def test_the_output_layer_gradient_is_counted_unless_the_bound_proves_it_finite(monkeypatch):
+    # clean step: the bound holds and the decoder's output-layer weight gradient is not read
+    # again; the gradient at the logits poisoned after the loss pass: the bound fails, the
+    # gradient is counted and the step is found non-finite
+    rng = np.random.default_rng(7)
+    model = vae_np.VAE(40, (12,), 3, seed=0)
+    X = (rng.random((16, 40)) < 0.1).astype(np.float32)
+    eps = rng.standard_normal((16, 3)).astype(np.float32)
+    count, counted = vae_np.fast.finite.count_nonfinite, []
+
+    def recording(arrays):
+        arrays = list(arrays)
+        counted.extend(id(a) for a in arrays)
+        return count(arrays)
+    monkeypatch.setattr(vae_np.fast.finite, "count_nonfinite", recording)
+    fast_step.loss_and_grads(model, X, eps)
+    assert id(model.grads["dec.2.W"]) not in counted and id(model.grads["dec.0.W"]) in counted
+    assert vae_np.fast.finite.gradients_finite(model) is True
+
+    loss_pass, counted[:] = fast_step._bernoulli_nll_grad_bias, []
+
+    def poisoned(A, *args):
+        nll = loss_pass(A, *args)
+        A[2, 5] = np.nan
+        return nll
+    monkeypatch.setattr(fast_step, "_bernoulli_nll_grad_bias", poisoned)
+    with np.errstate(invalid="ignore"):
+        loss, grads = fast_step.loss_and_grads(model, X, eps)
+    assert np.isfinite(loss) and id(grads["dec.2.W"]) in counted
     assert vae_np.fast.finite.gradients_finite(model) is False
 
 

@@ -113,19 +113,22 @@ def _colsum_nb(G, db):
     return db
 
 
-def act_backward_bias(G, Y, act, db):
+def act_backward_bias(G, Y, act, db, GT=None):
     """Backward through ``Y = act(Z)`` in place, plus the bias gradient of the layer before.
 
     Parameters
     ----------
     G : ndarray of shape (n, d)
-        On entry ∂L/∂Y; on exit ∂L/∂Z = ``G * act'(Z)`` (overwritten).
+        On entry ∂L/∂Y (unless ``GT`` is given); on exit ∂L/∂Z = ``G * act'(Z)`` (overwritten).
     Y : ndarray of shape (n, d)
         The activation's output of the forward pass.
     act : str
         A name in :data:`vae_np.nn.layers.ACTIVATIONS`.
     db : ndarray of shape (d,)
         Overwritten with ``sum_i ∂L/∂Z[i]`` (the gradient of the bias added before ``act``).
+    GT : ndarray of shape (d, n), optional
+        ∂L/∂Y transposed, read instead of ``G``'s values (``G`` is then only written), as the
+        fused step computes it for the decoder's output layer (:mod:`vae_np.fast.step`).
 
     Returns
     -------
@@ -136,7 +139,10 @@ def act_backward_bias(G, Y, act, db):
     G = check_kernel_array(G, "G", owner, (None, None), writeable=True)
     check_kernel_array(Y, "Y", owner, G.shape, G.dtype)
     check_kernel_array(db, "db", owner, (G.shape[1],), G.dtype, writeable=True)
-    return _act_backward_bias(G, Y, act, db)
+    if GT is None:
+        return _act_backward_bias(G, Y, act, db)
+    check_kernel_array(GT, "GT", owner, G.shape[::-1], G.dtype)
+    return _act_backward_bias_t(GT, Y, act, db, G)
 
 
 def _act_backward_bias(G, Y, act, db):
@@ -148,6 +154,35 @@ def _act_backward_bias(G, Y, act, db):
         G *= ACTIVATIONS[act].df(Y)
         G.sum(axis=0, out=db)
     return G
+
+
+@njit
+def _relu_backward_bias_t_nb(GT, Y, G, db):
+    wide_vectors()
+    # _relu_backward_bias_nb reading its input transposed, G = GT.T * (Y > 0), in the same
+    # order (db to the same bits). The transpose goes in blocks of 16 rows of G (a cache line
+    # of each row of GT): read column by column instead, GT fresh from BLAS cost 3x more.
+    n, d = G.shape
+    zero = G.dtype.type(0)
+    db[:] = zero
+    for i0 in range(0, n, 16):
+        i1 = min(i0 + 16, n)
+        for j in range(d):
+            for i in range(i0, i1):
+                G[i, j] = GT[j, i]
+        for i in range(i0, i1):
+            for j in range(d):
+                g = G[i, j] if Y[i, j] > zero else zero
+                G[i, j] = g
+                db[j] += g
+    return G
+
+
+def _act_backward_bias_t(GT, Y, act, db, G):
+    if act == "relu":
+        return _relu_backward_bias_t_nb(GT, Y, G, db)
+    G[...] = GT.T
+    return _act_backward_bias(G, Y, act, db)
 
 
 @njit

@@ -67,6 +67,7 @@ from .elementwise import (
     _bias_add_nb,
     _bias_relu_nb,
     _relu_backward_bias_nb,
+    _relu_backward_bias_t_nb,
 )
 from .finite import _count_nonfinite_nb, gradients_finite
 from .reparam import _half_logvar_nb, _reparam_backward_bias_nb, _reparam_kl_nb
@@ -158,8 +159,8 @@ def _exp_inplace_nb(S):
 
 @njit(parallel=True)
 def _rows_nb(X, bits, mask, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, bd1, Wd2, bd2,
-             scale, beta_scale, Y1, Hh, S, Z, D1, A, dD1, dz, dH, dY1, db1, db2, dbd1, dbd2, col,
-             total, kl, fn, ilp64):
+             scale, beta_scale, Y1, Hh, S, Z, D1, A, dD1T, dD1, dz, dH, dY1, db1, db2, dbd1, dbd2,
+             col, total, kl, fn, ilp64):
     wide_vectors()
     # Y1 = relu(X W1 + b1); Hh = [mu, logvar] = Y1 W2 + b2; Z = mu + exp(logvar/2) eps;
     # D1 = relu(Z Wd1 + bd1); A = D1 Wd2 (+ bd2 inside the loss kernel) -> dL/dlogits; then back
@@ -184,8 +185,10 @@ def _rows_nb(X, bits, mask, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, 
         _bias_relu_nb(D1[lo:hi], bd1)
         gemm(fn, ilp64, False, D1[lo:hi], False, Wd2, A[lo:hi])
         _bce_grad_bias_f32_nb(A[lo:hi], bd2, X[lo:hi], scale, dbd2[c], col[c], total[c])
-        gemm(fn, ilp64, False, A[lo:hi], True, Wd2, dD1[lo:hi])
-        _relu_backward_bias_nb(dD1[lo:hi], D1[lo:hi], dbd1[c])
+        # the output layer's input gradient transposed, Wd2 @ A.T, as in the one-core step
+        # (fast.step._backward): the same numbers, and the cheaper product for BLAS
+        gemm(fn, ilp64, False, Wd2, True, A[lo:hi], dD1T[:, lo:hi])
+        _relu_backward_bias_t_nb(dD1T[:, lo:hi], D1[lo:hi], dD1[lo:hi], dbd1[c])
         gemm(fn, ilp64, False, dD1[lo:hi], True, Wd1, dz[lo:hi])
         _reparam_backward_bias_nb(dz[lo:hi], eps[lo:hi], S[lo:hi], Hh[lo:hi], beta_scale,
                                   dH[lo:hi], db2[c])
@@ -250,6 +253,7 @@ class _Workspace:
     def __init__(self, n, d, h, k, parts):
         f32 = np.float32
         self.Y1, self.D1, self.dD1, self.dY1 = (np.empty((n, h), f32) for _ in range(4))
+        self.dD1T = np.empty((h, n), f32)      # dD1 transposed, as the output layer's product gives it
         self.Hh, self.dH = np.empty((n, 2 * k), f32), np.empty((n, 2 * k), f32)
         self.S, self.Z, self.dz = (np.empty((n, k), f32) for _ in range(3))
         self.A = np.empty((n, d), f32)
@@ -331,8 +335,8 @@ def _blocks_step(model, X, eps, beta, parts, enc, dec):
         _rows_nb(X, bits, mask, rowptr, cols, index is not None, l1.params["W"], l1.params["b"],
                  l2.params["W"], l2.params["b"], eps, d1.params["W"], d1.params["b"],
                  d2.params["W"], d2.params["b"], f32(1.0 / n), f32(beta / n), ws.Y1, ws.Hh, ws.S,
-                 ws.Z, ws.D1, ws.A, ws.dD1, ws.dz, ws.dH, ws.dY1, ws.db1, ws.db2, ws.dbd1, ws.dbd2,
-                 ws.col, ws.total, ws.kl, fn, ilp64)
+                 ws.Z, ws.D1, ws.A, ws.dD1T, ws.dD1, ws.dz, ws.dH, ws.dY1, ws.db1, ws.db2, ws.dbd1,
+                 ws.dbd2, ws.col, ws.total, ws.kl, fn, ilp64)
         _weight_grads_nb(X, rowptr, cols, colptr, rows, ws.cursor, index is not None, ws.Y1,
                          ws.Z, ws.D1, ws.A, ws.dD1, ws.dH, ws.dY1, l1.grads["W"], l1.grads["b"],
                          l2.grads["W"], l2.grads["b"], d1.grads["W"], d1.grads["b"],
