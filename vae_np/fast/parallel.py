@@ -186,7 +186,7 @@ def _rows_nb(X, bits, mask, rowptr, cols, use_sparse, W1, b1, W2, b2, eps, Wd1, 
         gemm(fn, ilp64, False, D1[lo:hi], False, Wd2, A[lo:hi])
         _bce_grad_bias_f32_nb(A[lo:hi], bd2, X[lo:hi], scale, dbd2[c], col[c], total[c])
         # the output layer's input gradient transposed, Wd2 @ A.T, as in the one-core step
-        # (fast.step._backward): the same numbers, and the cheaper product for BLAS
+        # (fast.step._backward): the cheaper product for BLAS
         gemm(fn, ilp64, False, Wd2, True, A[lo:hi], dD1T[:, lo:hi])
         _relu_backward_bias_t_nb(dD1T[:, lo:hi], D1[lo:hi], dD1[lo:hi], dbd1[c])
         gemm(fn, ilp64, False, dD1[lo:hi], True, Wd1, dz[lo:hi])

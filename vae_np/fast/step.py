@@ -12,9 +12,11 @@ computes the same numbers (to float rounding) for a whole step with
   gradient (:mod:`~vae_np.fast.elementwise`); the sampling layer + the KL term, and their
   backward pass (:mod:`~vae_np.fast.reparam`);
 * no gradient with respect to the input data (the first layer's ``dX`` is never needed);
-* the input gradient of the decoder's output layer computed transposed, ``W @ G.T`` (the same
-  numbers as ``G @ W.T``; with its inner dimension of 784, 8-15% less time for BLAS on an AVX-512
-  CPU, ``benchmarks/README.md``), and read back transposed by the activation's backward pass;
+* the input gradient of the decoder's output layer computed transposed, ``W @ G.T`` (with its
+  inner dimension of 784, 9-14% less time for BLAS than ``G @ W.T`` on an AVX-512 CPU, and the
+  same numbers bit for bit there: ``benchmarks/README.md``; BLAS does not promise that, the tests
+  compare with the reference to float rounding), read back transposed by the activation's
+  backward pass;
 * the finite check of that layer's weight gradient replaced by a bound, when the bound holds
   (:mod:`~vae_np.fast.finite`);
 * on mostly-zero batches (binarized images), the encoder's first layer on the sparse kernels of
@@ -182,8 +184,9 @@ def _backward(stages, X, outs, grads, G, dX=None, index=None, GT=None):
     nonzeros of ``X``, the first stage's weight gradient runs on the sparse kernel, which
     also counts its NaN/inf values: that count is returned (else None). With ``GT`` (a buffer
     of the shape of ``grads[-1].T``), the last stage's input gradient is computed transposed,
-    ``W @ G.T``: the same numbers as ``G @ W.T``, and the cheaper product when ``W`` is the
-    decoder's output layer (its large inner dimension is the data's).
+    ``W @ G.T``: ``G @ W.T`` to float rounding (bit for bit with OpenBLAS where measured), and
+    the cheaper product when ``W`` is the decoder's output layer (its inner dimension is the
+    data's).
     """
     last = len(stages) - 1
     for s in range(last, -1, -1):
